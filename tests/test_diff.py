@@ -9,8 +9,9 @@ from shop.models import Product
 from shop_reports.models import Report
 
 from migration_ops.core.diff import KINDS, SchemaDiff, SchemaDifference, diff
-from migration_ops.core.expected import applied_state, expected_schema, models_schema
+from migration_ops.core.expected import expected_schema, models_schema
 from migration_ops.core.schema import Column, ForeignKey, Schema, Table
+from migration_ops.core.states import applied_state
 from migration_ops.introspection import snapshot
 from tests.ddl import (
     SPECIMEN_TABLE,

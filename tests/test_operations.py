@@ -29,9 +29,9 @@ from migration_ops.core.operations import (
     classify_migration,
     classify_operation,
     classify_plan,
-    plan_start_state,
 )
 from migration_ops.core.sql import collect_plan_sql
+from migration_ops.core.states import plan_start_state
 
 GADGET, PART = "risky_gadget", "risky_part"
 SIZES = {GADGET: (2_000_000, 300 * 1024 * 1024), PART: (10, 16_384)}

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import pytest
@@ -10,6 +11,7 @@ from library.models import Author
 from migration_ops.core.schema import Column, ForeignKey, IncomingForeignKey, Table
 from migration_ops.exceptions import UnsupportedDatabase
 from migration_ops.introspection import get_introspector, snapshot
+from migration_ops.introspection import sqlite as sqlite_introspection
 from migration_ops.introspection.mysql import MySQLIntrospector
 from migration_ops.introspection.postgresql import PostgreSQLIntrospector
 from migration_ops.introspection.sqlite import SQLiteIntrospector, named_checks
@@ -57,7 +59,8 @@ SPECIMEN_NULLABLE = {
 
 # Queries per snapshot: constant on MySQL and PostgreSQL; SQLite adds one count(*) per table.
 QUERIES = {
-    "sqlite": lambda tables: 6 + tables,
+    # Catalogue queries, then the row counts: up to 400 tables per UNION ALL.
+    "sqlite": lambda tables: 7 + math.ceil(tables / 400),
     "mysql": lambda tables: 5,
     "postgresql": lambda tables: 4,
 }
@@ -165,6 +168,24 @@ def test_rows_and_bytes():
     for table in schema:
         assert isinstance(table.bytes, int)
         assert table.bytes > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_row_counts_split_over_queries(monkeypatch):
+    # SQLite counts up to 400 tables per UNION ALL query: force one table per query.
+    monkeypatch.setattr(sqlite_introspection, "_COUNTS_PER_QUERY", 1)
+    introspector = get_introspector(connection)
+    Author.objects.bulk_create(Author(name=f"Author {i}") for i in range(2))
+    tables = ["library_author", "library_book", "shop_product"]
+    introspector.refresh_estimates(tables)
+
+    schema = introspector.snapshot(tables)
+
+    assert {t.name: t.rows for t in schema} == {
+        "library_author": 2,
+        "library_book": 0,
+        "shop_product": 0,
+    }
 
 
 @pytest.mark.django_db(transaction=True)

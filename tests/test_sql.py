@@ -19,8 +19,8 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
 from django.db.migrations.state import ProjectState
 
-from migration_ops.core.operations import plan_start_state
 from migration_ops.core.sql import MigrationSQL, OperationSQL, _Walker, collect_plan_sql
+from migration_ops.core.states import plan_start_state
 from tests.utils import run_command
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,10 +1,10 @@
 """The schema that models say should exist on a database alias.
 
 Two sources: the project state of the migrations applied on the alias
-(:func:`applied_state` then :func:`expected_schema`), or the current models
-(:func:`models_schema`). Either way the tables are built the way Django's schema editor
-creates them and normalised by the alias's introspector, so that ``diff()`` against a
-snapshot taken right after ``migrate`` is empty.
+(:func:`~migration_ops.core.states.applied_state` then :func:`expected_schema`), or the
+current models (:func:`models_schema`). Either way the tables are built the way Django's
+schema editor creates them and normalised by the alias's introspector, so that ``diff()``
+against a snapshot taken right after ``migrate`` is empty.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from django.apps import apps as global_apps
 from django.conf import settings
 from django.db import models, router
-from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState
 from django.utils.module_loading import import_string
@@ -29,24 +28,6 @@ if TYPE_CHECKING:
     from migration_ops.introspection.base import Introspector
 
 ModelClass = type[models.Model]
-
-
-def applied_state(
-    connection: BaseDatabaseWrapper, loader: MigrationLoader | None = None
-) -> ProjectState:
-    """The project state after the migrations recorded as applied on ``connection``.
-
-    Apps without migrations are included as they are now (``real_apps``), as ``migrate``
-    would see them. Pass ``loader`` to reuse one already built for this connection.
-    """
-    if loader is None:
-        loader = MigrationLoader(connection)
-    # Squashed migrations: the loader already replaced recorded rows with the node that
-    # is in the graph; rows without a node (deleted files) cannot contribute state.
-    nodes = sorted(key for key in loader.applied_migrations if key in loader.graph.nodes)
-    if not nodes:  # make_state() would drop real_apps for an empty list
-        return ProjectState(real_apps=loader.unmigrated_apps)
-    return loader.graph.make_state(nodes=nodes, at_end=True, real_apps=loader.unmigrated_apps)
 
 
 def expected_schema(

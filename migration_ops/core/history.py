@@ -27,6 +27,7 @@ from django.db.migrations.migration import Migration
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState
 
+from migration_ops.core.states import state_after
 from migration_ops.core.tables import auto_m2m_tables, can_migrate, db_table
 from migration_ops.exceptions import BrokenMigrationGraph, UnknownApp, UnknownMigration
 
@@ -549,7 +550,7 @@ def _router_filter(
 ) -> _Allowed:
     """``router.allow_migrate_model`` for the models of ``hits``, with historical models
     from one state rendered after all of them (only reached when a table exists)."""
-    state_apps = loader.project_state(sorted(hits), at_end=True).apps
+    state_apps = state_after(loader, hits).apps
     alias = connection.alias
 
     def allowed(app_label: str, model_name: str) -> bool:

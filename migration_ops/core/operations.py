@@ -45,6 +45,13 @@ from django.db.migrations.state import ModelState, ProjectState
 from django.db.migrations.utils import resolve_relation
 from django.db.models import Field, OrderWrt, UniqueConstraint
 
+from migration_ops.core.states import (
+    ModelKey,
+    plan_start_state,
+    state_before_migration,
+    substate,
+    unrendered_copy,
+)
 from migration_ops.core.tables import (
     auto_m2m_table,
     db_table,
@@ -66,16 +73,12 @@ __all__ = [
     "field_references",
     "model_references",
     "model_tables",
-    "plan_start_state",
     "rebuilds_tables",
     "referenced_models",
     "reverse_relation_models",
-    "state_before_migration",
     "touched_models",
-    "unrendered_copy",
 ]
 
-ModelKey = tuple[str, str]  # (app_label, model_name_lower), as ProjectState.models keys
 TableSizes = Mapping[str, tuple[int | None, int | None]]  # table -> (rows, bytes)
 
 
@@ -216,71 +219,6 @@ def reverse_relation_models(operation: Operation, app_label: str) -> frozenset[M
             keys |= reverse_relation_models(inner, app_label)
         return frozenset(keys)
     return frozenset()
-
-
-# --------------------------------------------------------------------------- plan states
-
-
-def _ancestors_in_order(
-    loader: MigrationLoader, roots: Sequence[tuple[str, str]]
-) -> list[tuple[str, str]]:
-    """Every ancestor of ``roots`` (roots included), parents first: one depth-first walk
-    for the whole set, where ``graph.make_state`` would walk once per root."""
-    node_map = loader.graph.node_map
-    seen: set[tuple[str, str]] = set()
-    order: list[tuple[str, str]] = []
-    for root in roots:
-        if root in seen:
-            continue
-        seen.add(root)
-        stack = [(root, iter(sorted(node_map[root].parents)))]
-        while stack:
-            key, parents = stack[-1]
-            for parent in parents:
-                if parent.key not in seen:
-                    seen.add(parent.key)
-                    stack.append((parent.key, iter(sorted(node_map[parent.key].parents))))
-                    break
-            else:
-                stack.pop()
-                order.append(key)
-    return order
-
-
-def plan_start_state(
-    loader: MigrationLoader, plan: Sequence[tuple[Migration, bool]]
-) -> ProjectState:
-    """The state a forward plan starts from, without rendering: every ancestor of the
-    plan's migrations that the plan does not apply itself (that is, the applied ones)."""
-    keys = [(m.app_label, m.name) for m, backwards in plan if not backwards]
-    state = ProjectState(real_apps=set(loader.unmigrated_apps))
-    in_plan = set(keys)
-    for key in _ancestors_in_order(loader, keys):
-        if key not in in_plan:
-            loader.graph.nodes[key].mutate_state(state, preserve=False)
-    return state
-
-
-def state_before_migration(loader: MigrationLoader, migration: Migration) -> ProjectState:
-    """The state ``sqlmigrate`` gives a migration: its ancestors', from the graph."""
-    return loader.project_state((migration.app_label, migration.name), at_end=False)
-
-
-def unrendered_copy(state: ProjectState) -> ProjectState:
-    """A copy of ``state`` that is safe to advance with ``state_forwards``, and cheap to
-    advance: a rendered ``apps`` is not carried over (every change would re-render)."""
-    return ProjectState(
-        models={key: model.clone() for key, model in state.models.items()},
-        real_apps=set(state.real_apps),
-    )
-
-
-def _substate(state: ProjectState, keys: Iterable[ModelKey]) -> ProjectState:
-    """A small unrendered state holding copies of the model states ``keys`` that exist."""
-    return ProjectState(
-        models={key: state.models[key].clone() for key in keys if key in state.models},
-        real_apps=set(state.real_apps),
-    )
 
 
 # --------------------------------------------------------------------------- effects
@@ -844,7 +782,7 @@ def _effects_between(
     keys = touched_models(operation, app_label)
     if keys is None:
         return []  # an operation type we do not know: no schema effect we can name
-    before = _substate(from_state, keys)
+    before = substate(from_state, keys)
     after = before.clone()
     operation.state_forwards(app_label, after)
     return _operation_effects(operation, app_label, before, after)
@@ -937,7 +875,7 @@ def _assess(
         keys = None if keys is None or touched is None else keys | touched
     # The models this migration touches suffice, unless an operation of an unknown type
     # may touch any model.
-    state = unrendered_copy(from_state) if keys is None else _substate(from_state, keys)
+    state = unrendered_copy(from_state) if keys is None else substate(from_state, keys)
     per_operation: list[tuple[RiskFinding, ...]] = []
     writers = ddl = 0
     for operation in migration.operations:
@@ -1040,8 +978,8 @@ def classify_plan(
     """Classify every step of a ``migrate`` plan, advancing one unrendered state.
 
     Forward steps start from ``start_state`` (default: the plan's applied ancestors, see
-    :func:`plan_start_state`); a backward step starts from the state ``sqlmigrate
-    --backwards`` uses (its ancestors in the graph).
+    :func:`~migration_ops.core.states.plan_start_state`); a backward step starts from the
+    state ``sqlmigrate --backwards`` uses (its ancestors in the graph).
     """
     state = (
         unrendered_copy(start_state) if start_state is not None else plan_start_state(loader, plan)

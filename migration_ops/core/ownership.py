@@ -34,6 +34,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState
 
 from migration_ops.conf import conf
+from migration_ops.core.states import AdvancingState, advance, state_after, unrendered_copy
 from migration_ops.core.tables import auto_m2m_tables, can_migrate, db_table
 from migration_ops.introspection import snapshot
 from migration_ops.text import count
@@ -305,9 +306,7 @@ def _installed_state_claims(
     state: ProjectState | None = applied_state
     if state is None:
         with suppress(Exception):
-            state = ProjectState()
-            for key in applied:
-                state = graph.nodes[key].mutate_state(state, preserve=False)
+            state = advance(AdvancingState(), loader, applied)
     if state is None:
         return claims
     claims.extend(_state_claims(state, max_length))
@@ -315,9 +314,7 @@ def _installed_state_claims(
     if pending:
         # Advance a copy through the pending migrations only, not the whole history again.
         with suppress(Exception):
-            leaves = state.clone()
-            for key in pending:
-                leaves = graph.nodes[key].mutate_state(leaves, preserve=False)
+            leaves = advance(unrendered_copy(state), loader, pending)
             claims.extend(_state_claims(leaves, max_length))
     return claims
 
@@ -365,7 +362,7 @@ def _stale_migration_claims(
     for label, (module_name, _) in found.items():
         try:
             loader = _StaleAppsLoader(extra, root=label)
-            state = loader.project_state(loader.graph.leaf_nodes(label), at_end=True)
+            state = state_after(loader, loader.graph.leaf_nodes(label))
             claims = [
                 _Claim(c.table, c.app_label, c.model, STALE_MIGRATIONS)
                 for c in _state_claims(state, max_length, app_label=label)

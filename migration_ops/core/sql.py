@@ -54,17 +54,19 @@ from django.db.migrations.utils import resolve_relation
 from django.db.models import Field
 
 from migration_ops.core.operations import (
-    ModelKey,
     base_references,
     field_references,
     model_references,
     model_tables,
-    plan_start_state,
     rebuilds_tables,
     referenced_models,
     reverse_relation_models,
-    state_before_migration,
     touched_models,
+)
+from migration_ops.core.states import (
+    ModelKey,
+    plan_start_state,
+    state_before_migration,
     unrendered_copy,
 )
 
@@ -961,7 +963,7 @@ def collect_plan_sql(
     """The SQL of every step of ``plan`` (``(migration, backwards)`` pairs, in order).
 
     Forward steps advance one state from ``start_state`` (default: the state of the
-    plan's applied ancestors, :func:`~migration_ops.core.operations.plan_start_state`);
+    plan's applied ancestors, :func:`~migration_ops.core.states.plan_start_state`);
     ``start_state`` is not modified. A backward step starts from the state ``sqlmigrate
     --backwards`` gives it (its ancestors in the graph). Plans are all forwards or all
     backwards, as ``migrate`` makes them.

@@ -45,6 +45,8 @@ class Introspector:
 
     def __init__(self, connection: BaseDatabaseWrapper) -> None:
         self.connection = connection
+        # A project has thousands of columns and a few dozen distinct type spellings.
+        self._normalised_types: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} alias={self.connection.alias!r}>"
@@ -90,6 +92,12 @@ class Introspector:
         Lower-case, single spaces, no spaces around parameters, aliases resolved, then
         :meth:`normalise_vendor_type` for what only one backend needs.
         """
+        known = self._normalised_types.get(raw)
+        if known is None:
+            known = self._normalised_types[raw] = self._normalise_type(raw)
+        return known
+
+    def _normalise_type(self, raw: str) -> str:
         value = _SPACES.sub(" ", raw.strip().lower())
         value = _PARAM_SPACES.sub(r"\1", value)
         # A space before "(" went away above; put back the one after ")": "int(10)unsigned".

@@ -1,7 +1,8 @@
 """SQLite: the PRAGMA table-valued functions joined to ``sqlite_master``.
 
-Catalogue reads are still a constant number of queries (SQLite is in-process, so that is
-a convenience rather than a necessity); only the row counts are one ``count(*)`` per table.
+Catalogue reads are a constant number of queries (SQLite is in-process, so that is a
+convenience rather than a necessity); row counts are ``count(*)`` queries joined by
+``UNION ALL``, a few hundred tables per query.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.transaction import TransactionManagementError
 
 from migration_ops.core.schema import Column, ForeignKey, Table
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
     from django.db.backends.utils import CursorWrapper
+
+
+_COUNTS_PER_QUERY = 400
 
 
 class SQLiteIntrospector(Introspector):
@@ -69,6 +73,7 @@ class SQLiteIntrospector(Introspector):
         )
         foreign_keys = group_rows(cursor.fetchall())
         sizes = self._table_bytes(cursor)
+        rows = self._counts(cursor, list(ddl))
 
         primary_keys = {
             name: tuple(c for c, _type, _null, pk in sorted(cols, key=lambda r: r[3]) if pk)
@@ -89,7 +94,7 @@ class SQLiteIntrospector(Introspector):
                     indexes=plain,
                     foreign_keys=self._foreign_keys(foreign_keys.get(name, []), primary_keys),
                     checks=frozenset(named_checks(sql or "")),
-                    rows=self._count(cursor, name),
+                    rows=rows[name],
                     bytes=sizes.get(name) if sizes is not None else None,
                 )
             )
@@ -130,9 +135,20 @@ class SQLiteIntrospector(Introspector):
             result.add(ForeignKey(from_cols, str(to_table), to_cols))
         return frozenset(result)
 
-    def _count(self, cursor: CursorWrapper, table: str) -> int:
-        cursor.execute(f"SELECT count(*) FROM {self.connection.ops.quote_name(table)}")
-        return int(cursor.fetchone()[0])
+    def _counts(self, cursor: CursorWrapper, tables: list[str]) -> dict[str, int]:
+        quote = self.connection.ops.quote_name
+        counts: dict[str, int] = {}
+        # SQLite allows 500 terms per compound SELECT (SQLITE_MAX_COMPOUND_SELECT).
+        for start in range(0, len(tables), _COUNTS_PER_QUERY):
+            chunk = tables[start : start + _COUNTS_PER_QUERY]
+            cursor.execute(
+                " UNION ALL ".join(
+                    f"SELECT {index}, count(*) FROM {quote(name)}"
+                    for index, name in enumerate(chunk)
+                )
+            )
+            counts.update((chunk[index], int(rows)) for index, rows in cursor.fetchall())
+        return counts
 
     @staticmethod
     def _table_bytes(cursor: CursorWrapper) -> dict[str, int] | None:
@@ -143,11 +159,21 @@ class SQLiteIntrospector(Introspector):
         )
         if not cursor.fetchone()[0]:
             return None
-        cursor.execute(
-            "SELECT m.tbl_name, sum(s.pgsize) FROM dbstat s"
-            " JOIN sqlite_master m ON m.name = s.name GROUP BY m.tbl_name"
-        )
-        return {name: int(size) for name, size in cursor.fetchall()}
+        # One row per b-tree (SQLite 3.31+), else per page; grouped by table in Python
+        # because joining dbstat to sqlite_master makes SQLite rescan dbstat per row.
+        try:
+            cursor.execute("SELECT name, pgsize FROM dbstat WHERE aggregate = 1")
+        except DatabaseError:
+            cursor.execute("SELECT name, pgsize FROM dbstat")
+        pages = cursor.fetchall()
+        cursor.execute("SELECT name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index')")
+        owner = dict(cursor.fetchall())
+        sizes: dict[str, int] = {}
+        for name, size in pages:
+            table = owner.get(name)
+            if table is not None:
+                sizes[table] = sizes.get(table, 0) + int(size)
+        return sizes
 
     # Removal ------------------------------------------------------------------------
 

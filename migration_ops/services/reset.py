@@ -39,7 +39,7 @@ from django.db.migrations.state import ProjectState
 from django.db.migrations.writer import MigrationWriter
 
 from migration_ops.core.diff import SchemaDifference, diff
-from migration_ops.core.expected import applied_state, expected_schema
+from migration_ops.core.expected import expected_schema
 from migration_ops.core.file_changes import FileChanges, forget_modules
 from migration_ops.core.history import graph_errors, load_history, migration_plan
 from migration_ops.core.locations import (
@@ -66,6 +66,7 @@ from migration_ops.core.regenerate import (
 )
 from migration_ops.core.schema import Schema
 from migration_ops.core.scratch import scratch_database
+from migration_ops.core.states import applied_state, state_after
 from migration_ops.exceptions import (
     BrokenMigrationGraph,
     MigrationOpsError,
@@ -522,9 +523,7 @@ class _Planner:
             tables.update(expected_schema(state, self.connection, app_labels=reset).tables)
         if transition:
             # The state of the reset migrations on disk (rows still name the old ones).
-            state = loader.graph.make_state(
-                nodes=list(transition), at_end=True, real_apps=loader.unmigrated_apps
-            )
+            state = state_after(loader, transition)
             apps = {app for app, _ in transition}
             tables.update(expected_schema(state, self.connection, app_labels=apps).tables)
         return Schema(self.connection.vendor, dict(sorted(tables.items())))
@@ -891,7 +890,7 @@ def _state_of(loader: MigrationLoader, plan: ResetPlan) -> ProjectState:
     nodes = [
         (m.app_label, m.name) for app in plan.apps if app.action != DONE for m in app.new_migrations
     ]
-    return loader.graph.make_state(nodes=nodes, at_end=True, real_apps=loader.unmigrated_apps)
+    return state_after(loader, nodes)
 
 
 def _record(

@@ -15,7 +15,7 @@ from django.db.migrations.operations.base import Operation
 
 from migration_ops.conf import conf
 from migration_ops.core.diff import SchemaDifference, diff
-from migration_ops.core.expected import applied_state, expected_schema
+from migration_ops.core.expected import expected_schema
 from migration_ops.core.history import (
     History,
     PlanStep,
@@ -31,11 +31,11 @@ from migration_ops.core.operations import (
     Risk,
     RiskFinding,
     classify_plan,
-    plan_start_state,
 )
 from migration_ops.core.ownership import UNMANAGED, Ownership, attribute_tables
 from migration_ops.core.partial import HalfAppliedMigration, diagnose_half_applied
 from migration_ops.core.sql import MigrationSQL, OperationSQL, collect_plan_sql
+from migration_ops.core.states import applied_state, plan_start_state
 from migration_ops.introspection import snapshot
 from migration_ops.services.common import get_connection, load_executor
 from migration_ops.text import count
