@@ -30,6 +30,7 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+import copy
 import enum
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -126,10 +127,13 @@ class MigrationRisks:
 
 def _bound(name: str, field: Field) -> Field:
     """A copy of a model state's field with ``name``, ``attname`` and ``column`` set, as
-    binding it to a model would (no model or app registry needed)."""
-    copy = field.clone()
-    copy.set_attributes_from_name(name)
-    return copy
+    binding it to a model would (no model or app registry needed). A shallow copy
+    (``Field.__copy__``): a clone would construct the field anew from its deconstruction,
+    several times slower, and nothing here changes more than the attributes set."""
+    bound = copy.copy(field)
+    bound.name = None  # as in a clone: set from the state's name below
+    bound.set_attributes_from_name(name)
+    return bound
 
 
 def touched_models(operation: Operation, app_label: str) -> frozenset[ModelKey] | None:

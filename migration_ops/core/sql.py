@@ -42,6 +42,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from django.apps import apps as global_apps
+from django.apps.registry import Apps
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
@@ -49,9 +51,10 @@ from django.db.migrations import operations as ops
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
 from django.db.migrations.operations.base import Operation
-from django.db.migrations.state import ModelState, ProjectState
+from django.db.migrations.state import ModelState, ProjectState, StateApps
 from django.db.migrations.utils import resolve_relation
 from django.db.models import Field
+from django.utils.functional import cached_property
 
 from migration_ops.core.operations import (
     base_references,
@@ -193,6 +196,127 @@ class MigrationSQL:
     @property
     def unavailable(self) -> tuple[str, ...]:
         return tuple(op.unavailable for op in self.operations if op.unavailable)
+
+
+# --------------------------------------------------------------------------- rendering
+
+# Modules of the field classes whose copy (``Field.__deepcopy__``: the attributes, and a
+# relation object of its own) of a fresh clone is as good as a fresh clone: Django's own,
+# which keep no other state of their own that rendering changes (an ``ArrayField``'s base
+# field would be shared, a custom field might keep anything).
+_COPYABLE_FIELD_MODULES = frozenset(
+    {
+        "django.db.models.fields",
+        "django.db.models.fields.files",
+        "django.db.models.fields.json",
+        "django.db.models.fields.proxy",
+        "django.db.models.fields.related",
+    }
+)
+
+
+class _FieldCopies:
+    """Fresh unbound clones of model-state fields, for rendering.
+
+    ``ModelState.render`` clones every field (``deconstruct`` and ``__init__``), most of
+    the cost of a render. Fields in model states are never bound or changed (a changed
+    field is a new object), so each is cloned once, and later renders get copies of that
+    pristine clone, with the creation counter ``__init__`` would have given them (SQLite's
+    table rebuilds order columns by it).
+    """
+
+    def __init__(self) -> None:
+        # id(field) -> (field, its pristine clone); the field is held so the id stays its.
+        self._templates: dict[int, tuple[Field, Field]] = {}
+
+    def fresh(self, field: Field) -> Field:
+        entry = self._templates.get(id(field))
+        if entry is None:
+            if type(field).__module__ not in _COPYABLE_FIELD_MODULES:
+                return field.clone()
+            entry = self._templates[id(field)] = (field, field.clone())
+        copy = entry[1].__deepcopy__({})
+        if copy.auto_created:  # as Field.__init__ counts
+            copy.creation_counter = Field.auto_creation_counter
+            Field.auto_creation_counter -= 1
+        else:
+            copy.creation_counter = Field.creation_counter
+            Field.creation_counter += 1
+        return copy
+
+    def renderable(self, model_state: ModelState) -> ModelState:
+        """A twin of ``model_state`` whose ``render`` takes its fields from here."""
+        twin = object.__new__(ModelState)
+        twin.__dict__.update(model_state.__dict__)
+        twin.fields = {name: _FieldCopy(self, f) for name, f in model_state.fields.items()}
+        return twin
+
+
+class _FieldCopy:
+    """Stands for a field in a model state given to ``ModelState.render``, which only
+    calls ``clone()`` on its fields."""
+
+    __slots__ = ("copies", "field")
+
+    def __init__(self, copies: _FieldCopies, field: Field) -> None:
+        self.copies = copies
+        self.field = field
+
+    def clone(self) -> Field:
+        return self.copies.fresh(self.field)
+
+
+class _Snapshot(ProjectState):
+    """A small state of the plan, rendered with :class:`_FieldCopies` when first used."""
+
+    def __init__(
+        self, models: dict[ModelKey, ModelState], real_apps: set[str], copies: _FieldCopies
+    ) -> None:
+        super().__init__(models=models, real_apps=real_apps)
+        self.copies = copies
+
+    @cached_property
+    def apps(self) -> StateApps:  # type: ignore[override]
+        copies = self.copies
+        return StateApps(
+            self.real_apps, {key: copies.renderable(m) for key, m in self.models.items()}
+        )
+
+
+@contextmanager
+def _swappable_names_cached() -> Iterator[None]:
+    """Keep the global registry's swappable-setting lookups while collecting.
+
+    Every relation field's ``deconstruct`` asks the global registry which setting may swap
+    its target; Django caches that with ``functools.cache`` on the method, which every
+    state registry's ``clear_cache`` empties for all registries, so each lookup scans all
+    installed models again. Settings and installed models do not change during the call.
+    """
+    name = "get_swappable_settings_name"
+    if name in vars(global_apps):  # already done (a nested or concurrent call)
+        yield
+        return
+    method = Apps.get_swappable_settings_name
+    memo: dict[str, str | None] = {}
+
+    def lookup(to_string: str) -> str | None:
+        try:
+            return memo[to_string]
+        except KeyError:
+            found = memo[to_string] = method(global_apps, to_string)
+            return found
+
+    def cache_clear() -> None:  # the global registry changed after all
+        memo.clear()
+        method.cache_clear()
+
+    lookup.cache_clear = cache_clear  # type: ignore[attr-defined]
+    setattr(global_apps, name, lookup)
+    try:
+        yield
+    finally:
+        if vars(global_apps).get(name) is lookup:
+            delattr(global_apps, name)
 
 
 # --------------------------------------------------------------------------- small states
@@ -373,8 +497,9 @@ class _Walker:
     """One unrendered state advancing operation by operation, and the small states to
     render for each operation."""
 
-    def __init__(self, state: ProjectState) -> None:
+    def __init__(self, state: ProjectState, copies: _FieldCopies) -> None:
         self.state = state
+        self.copies = copies
         self._index: _RelationIndex | None = None
         # Operations applied so far, and when each model (or any model) last changed: a
         # rendering of some models stays valid while none of them changes.
@@ -542,13 +667,13 @@ class _Walker:
                 ) | _operation_target_fields(operation, key, app_label)
         return _Selection(frozenset(keys), stubs, frozenset(real_apps), frozenset(changed))
 
-    def snapshot(self, selection: _Selection, *, copy: bool) -> ProjectState:
+    def snapshot(self, selection: _Selection, *, copy: bool) -> _Snapshot:
         """A small state of the selected models. ``copy`` clones the model states, for a
         state that must outlive later changes to this one (stubs are new objects)."""
         models = self.state.models
         rendered = {k: models[k].clone() if copy else models[k] for k in selection.keys}
         rendered.update((key, _stub(models[key], names)) for key, names in selection.stubs.items())
-        return ProjectState(models=rendered, real_apps=set(selection.real_apps))
+        return _Snapshot(rendered, set(selection.real_apps), self.copies)
 
 
 # --------------------------------------------------------------------------- live reads
@@ -636,6 +761,7 @@ class _Collector:
         # the states are rendered shows in the SQL; elsewhere it cannot.
         self.order_matters = rebuilds_tables(connection)
         self.reads = _LiveReads(connection)
+        self.copies = _FieldCopies()
         # Tables the operations collected so far change: the live schema no longer tells
         # what a later operation will find there.
         self.changed: set[str] = set()
@@ -719,10 +845,10 @@ class _Collector:
     def _derive_after(
         self,
         operation: Operation,
-        before: ProjectState,
+        before: _Snapshot,
         have: _Selection,
         selected_before: _Selection,
-        after: ProjectState,
+        after: _Snapshot,
         need: _Selection,
         walker: _Walker,
     ) -> _Selection:
@@ -749,7 +875,7 @@ class _Collector:
     def _derive(
         source: ProjectState,
         have: _Selection,
-        target: ProjectState,
+        target: _Snapshot,
         need: _Selection,
         changed: set[ModelKey],
     ) -> _Selection:
@@ -785,11 +911,12 @@ class _Collector:
                 for model_name in list(app_models):
                     if (app_label, model_name) not in kept:
                         apps.unregister_model(app_label, model_name)
+        copies = target.copies
         apps.render_multiple(
             [
-                *(models[key] for key in need.keys),
+                *(copies.renderable(models[key]) for key in need.keys),
                 *(
-                    _stub(models[key], names)
+                    copies.renderable(_stub(models[key], names))
                     for key, names in need.stubs.items()
                     if key not in kept
                 ),
@@ -903,7 +1030,7 @@ class _Collector:
     def backwards(self, migration: Migration) -> MigrationSQL:
         """Collect ``migration`` unapplied, from the state ``sqlmigrate --backwards`` uses."""
         app_label = migration.app_label
-        walker = _Walker(state_before_migration(self.loader, migration))
+        walker = _Walker(state_before_migration(self.loader, migration), self.copies)
         # Phase 1, as Migration.unapply: the states around each operation, forwards.
         steps = []
         for operation in migration.operations:
@@ -986,10 +1113,10 @@ def collect_plan_sql(
     state = (
         unrendered_copy(start_state) if start_state is not None else plan_start_state(loader, plan)
     )
-    walker = _Walker(state)
     collector = _Collector(connection, loader, reproduce, check_live_reads)
+    walker = _Walker(state, collector.copies)
     results = []
-    with collector.reads.watching():
+    with collector.reads.watching(), _swappable_names_cached():
         for migration, backwards in plan:
             if backwards:
                 results.append(collector.backwards(migration))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.operations.base import Operation
@@ -34,11 +34,13 @@ from migration_ops.core.operations import (
 )
 from migration_ops.core.ownership import UNMANAGED, Ownership, attribute_tables
 from migration_ops.core.partial import HalfAppliedMigration, diagnose_half_applied
-from migration_ops.core.sql import MigrationSQL, OperationSQL, collect_plan_sql
 from migration_ops.core.states import applied_state, plan_start_state
 from migration_ops.introspection import snapshot
 from migration_ops.services.common import get_connection, load_executor
 from migration_ops.text import count
+
+if TYPE_CHECKING:
+    from migration_ops.core.sql import MigrationSQL, OperationSQL
 
 Progress = Callable[[str], None]
 
@@ -184,6 +186,9 @@ def build_upgrade_plan(
     collected: tuple[MigrationSQL, ...] | None = None
     if sql:
         report("Collecting SQL")
+        # Imported here: most runs do not ask for SQL, and the engine is a large module.
+        from migration_ops.core.sql import collect_plan_sql
+
         collected = collect_plan_sql(connection, executor.loader, pairs, start_state=start)
 
     findings = (
