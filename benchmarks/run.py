@@ -483,6 +483,10 @@ def ensure_project(params: Params, root: Path, *, log: Callable[[str], None]) ->
         log(f"generating {params.key()} into {path}")
         project = generate(params, path)
         compileall.compile_dir(str(path), quiet=1)  # as a deployed project would have them
+    # As ``pip install`` leaves them, and Django's own (installed) modules have them: from
+    # a checkout, and with PYTHONDONTWRITEBYTECODE set, our modules would be compiled anew
+    # by every timed process.
+    compileall.compile_dir(str(REPO / "migration_ops"), quiet=1)
     return project
 
 
