@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from django.db import connection, models
 from django.db.migrations.loader import MigrationLoader
-from django.db.migrations.operations import AlterField
+from django.db.migrations.operations import (
+    AddField,
+    AlterField,
+    CreateModel,
+    RenameField,
+    RenameModel,
+)
 from django.db.migrations.state import ModelState, ProjectState
 from django.db.models import NOT_PROVIDED
 
@@ -120,3 +126,43 @@ def test_copies_stay_advancing_and_independent():
     assert isinstance(clone, AdvancingState)
     assert state.models["catalogue", "book"].fields["title"].max_length == 20
     assert copy.models["catalogue", "book"].fields["title"].max_length == 99
+
+
+def _keyed_state(state_class: type[ProjectState]) -> ProjectState:
+    state = _book_state(state_class)
+    state.models["catalogue", "book"].fields["code"] = models.CharField(max_length=5, unique=True)
+    return state
+
+
+def _replay(state: ProjectState) -> ProjectState:
+    """Renames around foreign keys by to_field, some added after the first rename."""
+    fk = models.ForeignKey
+    operations = [
+        AddField("book", "isbn", models.CharField(max_length=13, unique=True)),
+        RenameField("book", "title", "name"),  # the first rename builds the index
+        CreateModel(
+            "Copy",
+            [
+                ("id", models.AutoField(primary_key=True)),
+                ("book", fk("catalogue.book", models.CASCADE, to_field="code")),
+            ],
+        ),
+        AddField("copy", "by_isbn", fk("catalogue.book", models.CASCADE, to_field="isbn")),
+        RenameField("book", "code", "reference"),
+        RenameField("book", "isbn", "ean"),
+        RenameModel("Book", "Work"),
+        RenameField("work", "reference", "ref"),
+    ]
+    for operation in operations:
+        operation.state_forwards("catalogue", state)
+    return state
+
+
+def test_rename_field_repoints_references_added_after_the_index_was_built():
+    ours, django = _replay(_keyed_state(AdvancingState)), _replay(_keyed_state(ProjectState))
+
+    assert ours.models == django.models
+    copy = ours.models["catalogue", "copy"].fields
+    assert copy["book"].remote_field.field_name == "ref"
+    assert copy["book"].to_fields == ("ref",)
+    assert copy["by_isbn"].remote_field.field_name == "ean"

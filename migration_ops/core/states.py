@@ -10,12 +10,13 @@ states that come out are the same as Django's (tests compare them).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
-from django.db.migrations.state import ProjectState
+from django.db.migrations.state import ModelState, ProjectState
+from django.db.migrations.utils import resolve_relation
 from django.db.models import NOT_PROVIDED, Field
 
 ModelKey = tuple[str, str]  # (app_label, model_name_lower), as ProjectState.models keys
@@ -38,11 +39,22 @@ __all__ = [
 class AdvancingState(ProjectState):
     """A ``ProjectState`` meant to be advanced with ``state_forwards`` before any rendering.
 
-    ``ProjectState.alter_field`` looks for fields that reference the altered field to decide
-    whether re-rendering can be delayed; with no rendered ``apps`` (and no relation
-    registry) there is nothing to re-render, and that scan of the whole project per
-    ``AlterField`` is most of the cost of replaying a long history.
+    While nothing is rendered (no ``apps``, no relation registry), two scans of every field
+    of the project are avoided; on a long history with big models they are most of the
+    cost of a replay, and they grow with history x project size:
+
+    - ``alter_field`` looks for references to the altered field only to decide how to
+      re-render models: with nothing rendered there is nothing to decide;
+    - ``rename_field`` must repoint the references to the renamed field: it is given only
+      the models that may hold one, from an index of which models have relations to which
+      (a superset, built on first use and kept up to date through ``reload_model``, which
+      every change of a model state calls).
     """
+
+    # Model -> models with a relational field pointing at it (or through it); may hold
+    # more than that, never less. None until the first rename.
+    _referrers: dict[ModelKey, set[ModelKey]] | None = None
+    _stale: set[ModelKey]  # models changed since the index was last brought up to date
 
     def alter_field(
         self,
@@ -60,10 +72,65 @@ class AdvancingState(ProjectState):
             field.default = NOT_PROVIDED
         self.models[app_label, model_name].fields[name] = field
 
+    def rename_field(self, app_label: str, model_name: str, old_name: str, new_name: str) -> None:
+        if "apps" in self.__dict__ or self._relations is not None:
+            super().rename_field(app_label, model_name, old_name, new_name)
+            return
+        key = (app_label, model_name)
+        models = self.models
+        candidates = self._referrers_of(key)
+        self.models = {k: v for k, v in models.items() if k in candidates}
+        try:
+            super().rename_field(app_label, model_name, old_name, new_name)
+        finally:
+            self.models = models
+
+    def add_model(self, model_state: ModelState) -> None:
+        super().add_model(model_state)
+        self._changed((model_state.app_label, model_state.name_lower))
+
+    def reload_model(self, app_label: str, model_name: str, delay: bool = False) -> None:
+        self._changed((app_label, model_name))
+        super().reload_model(app_label, model_name, delay)
+
+    def reload_models(self, models: Iterable[ModelKey], delay: bool = True) -> None:
+        models = list(models)
+        for key in models:
+            self._changed(key)
+        super().reload_models(models, delay)
+
+    def _changed(self, key: ModelKey) -> None:
+        if self._referrers is not None:
+            self._stale.add(key)
+
+    def _referrers_of(self, key: ModelKey) -> set[ModelKey]:
+        if self._referrers is None:
+            self._referrers, self._stale = {}, set(self.models)
+        for stale in self._stale:
+            model_state = self.models.get(stale)
+            if model_state is None:
+                continue
+            for field in model_state.fields.values():
+                for target in _relation_targets(field, stale):
+                    self._referrers.setdefault(target, set()).add(stale)
+        self._stale = set()
+        return {key, *self._referrers.get(key, ())}
+
     def clone(self) -> AdvancingState:
         new = super().clone()
         new.__class__ = AdvancingState
         return new  # type: ignore[return-value]
+
+
+def _relation_targets(field: Field, key: ModelKey) -> Iterator[ModelKey]:
+    """The models a field of model ``key`` refers to, as ``field_references`` reads them."""
+    remote_field = field.remote_field
+    if not remote_field:
+        return
+    yield resolve_relation(remote_field.model, *key)
+    through = getattr(remote_field, "through", None)
+    if through:
+        yield resolve_relation(through, *key)
 
 
 def ancestors_in_order(
