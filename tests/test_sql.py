@@ -452,3 +452,83 @@ def test_renames_render_the_models_pointing_at_the_renamed_model(executor):
     keys, stubs = selection(walker, "library", RenameModel("Book", "Volume"))
     assert keys == {("library", "book"), ("shop", "product")}  # Product points at Book
     assert stubs == {("library", "author"): {"id"}}
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def django_collected(plan: Plan, *, render_first: bool) -> list[str]:
+    """Django's SQL for in-memory migrations applied to an empty state, as ``migrate``
+    (state rendered first) or ``collect_sql`` (rendered on first use) collects it."""
+    state = ProjectState()
+    if render_first:
+        state.apps  # noqa: B018
+    statements: list[str] = []
+    for migration, _ in plan:
+        with connection.schema_editor(collect_sql=True, atomic=migration.atomic) as editor:
+            state = migration.apply(state, editor, collect_sql=True)
+        statements.extend(editor.collected_sql)
+    return statements
+
+
+def renamed_to_field_plan() -> Plan:
+    """A foreign key with ``to_field`` whose target field is renamed: ``RenameField``
+    rewrites that foreign key in place (Django changes its ``to_field``, not the object)."""
+    from django.db import models
+    from django.db.migrations import AddField, AlterField, CreateModel, RenameField
+
+    first = Migration("0001_initial", "tofield")
+    first.operations = [
+        CreateModel(
+            "Author",
+            [
+                ("id", models.AutoField(primary_key=True)),
+                ("code", models.CharField(max_length=10, unique=True)),
+            ],
+        ),
+        CreateModel(
+            "Book",
+            [
+                ("id", models.AutoField(primary_key=True)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        "tofield.author", models.CASCADE, to_field="code", db_constraint=True
+                    ),
+                ),
+            ],
+        ),
+        AddField("book", "title", models.CharField(max_length=20, default="")),
+    ]
+    second = Migration("0002_rename", "tofield")
+    second.operations = [
+        RenameField("author", "code", "ref"),
+        # Renders Book again, with its foreign key to the renamed column (SQLite's table
+        # rebuild names it).
+        AddField("book", "pages", models.IntegerField(default=0)),
+    ]
+    if connection.vendor != "mysql":  # MySQL reads the foreign key's name from the table
+        # Re-creates the foreign key pointing at the renamed column.
+        second.operations.append(
+            AlterField("author", "ref", models.CharField(max_length=30, unique=True))
+        )
+    return [(first, False), (second, False)]
+
+
+@pytest.mark.parametrize("reproduce", ["collect_sql", "migrate"])
+def test_fields_renamed_in_place_render_anew(reproduce):
+    plan = renamed_to_field_plan()
+    results = collect_plan_sql(
+        connection,
+        MigrationLoader(connection),
+        plan,
+        start_state=ProjectState(),
+        reproduce=reproduce,
+        check_live_reads=False,
+    )
+    assert not [r.unavailable for r in results if r.unavailable]
+    ours = [line for r in results for line in body(r)]
+    django = django_collected(renamed_to_field_plan(), render_first=reproduce == "migrate")
+    assert ours == django
+    if connection.vendor != "mysql":
+        assert any('"ref")' in line for line in ours[-8:])

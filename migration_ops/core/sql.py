@@ -17,7 +17,8 @@ As Django does, the state after an operation is rendered as a clone of the state
 it with the changed models rendered again (unchanged stubs are kept), and a rendering of
 an earlier state after an operation serves as a later state before one when none of its
 models changed since. SQLite's table rebuilds order columns by the fields' creation, so
-there the order of rendering follows Django's (see ``reproduce``).
+there the order of rendering follows Django's (see ``reproduce``). Renders copy a clone of
+each field made once, rather than clone every field again (``_FieldCopies``).
 
 The schema editor is one per migration, as with ``sqlmigrate``: its deferred statements
 (foreign keys, indexes) come out at the end of the migration, in :attr:`MigrationSQL.deferred`.
@@ -36,8 +37,9 @@ raises) is reported the same way; the rest of the plan goes on.
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -219,15 +221,26 @@ class _FieldCopies:
     """Fresh unbound clones of model-state fields, for rendering.
 
     ``ModelState.render`` clones every field (``deconstruct`` and ``__init__``), most of
-    the cost of a render. Fields in model states are never bound or changed (a changed
-    field is a new object), so each is cloned once, and later renders get copies of that
+    the cost of a render. Fields in model states are never bound, and a changed field is
+    mostly a new object, so each is cloned once, and later renders get copies of that
     pristine clone, with the creation counter ``__init__`` would have given them (SQLite's
-    table rebuilds order columns by it).
+    table rebuilds order columns by it). The few operations that change fields in place
+    make their clones forgotten (see ``_KEEPS_FIELDS``).
     """
 
     def __init__(self) -> None:
         # id(field) -> (field, its pristine clone); the field is held so the id stays its.
         self._templates: dict[int, tuple[Field, Field]] = {}
+
+    def forget(self, model_states: Iterable[ModelState] | None) -> None:
+        """Drop the clones of these model states' fields (all, for None): they may have
+        been changed in place."""
+        if model_states is None:
+            self._templates.clear()
+            return
+        for model_state in model_states:
+            for f in model_state.fields.values():
+                self._templates.pop(id(f), None)
 
     def fresh(self, field: Field) -> Field:
         entry = self._templates.get(id(field))
@@ -250,6 +263,35 @@ class _FieldCopies:
         twin.__dict__.update(model_state.__dict__)
         twin.fields = {name: _FieldCopy(self, f) for name, f in model_state.fields.items()}
         return twin
+
+
+# Operations whose state changes replace fields rather than change them in place.
+# ``RenameField`` rewrites the ``to_field`` of the fields pointing at the renamed one;
+# ``SeparateDatabaseAndState`` and operations from elsewhere may do anything.
+_KEEPS_FIELDS = frozenset(
+    {
+        ops.CreateModel,
+        ops.DeleteModel,
+        ops.RenameModel,
+        ops.AlterModelTable,
+        ops.AlterModelTableComment,
+        ops.AlterUniqueTogether,
+        ops.AlterIndexTogether,
+        ops.AlterOrderWithRespectTo,
+        ops.AlterModelOptions,
+        ops.AlterModelManagers,
+        ops.AddIndex,
+        ops.RemoveIndex,
+        ops.RenameIndex,
+        ops.AddConstraint,
+        ops.RemoveConstraint,
+        ops.AddField,
+        ops.RemoveField,
+        ops.AlterField,
+        ops.RunSQL,
+        ops.RunPython,
+    }
+)
 
 
 class _FieldCopy:
@@ -317,6 +359,27 @@ def _swappable_names_cached() -> Iterator[None]:
     finally:
         if vars(global_apps).get(name) is lookup:
             delattr(global_apps, name)
+
+
+@contextmanager
+def _older_objects_frozen() -> Iterator[None]:
+    """Keep the objects that exist when the collection starts out of the cyclic garbage
+    collector's way until it ends.
+
+    Rendering makes much cyclic garbage (model classes), so the collector runs often, and
+    each of its full collections walks every object of the process: the migration loader
+    and the whole history's operations, more with a longer history, which made the time
+    grow faster than the history. Those objects outlive the call; any of them that does
+    become garbage is collected after it.
+    """
+    if not gc.isenabled() or gc.get_freeze_count():
+        yield  # the collector is someone else's business here
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 # --------------------------------------------------------------------------- small states
@@ -497,9 +560,9 @@ class _Walker:
     """One unrendered state advancing operation by operation, and the small states to
     render for each operation."""
 
-    def __init__(self, state: ProjectState, copies: _FieldCopies) -> None:
+    def __init__(self, state: ProjectState, copies: _FieldCopies | None = None) -> None:
         self.state = state
-        self.copies = copies
+        self.copies = copies if copies is not None else _FieldCopies()
         self._index: _RelationIndex | None = None
         # Operations applied so far, and when each model (or any model) last changed: a
         # rendering of some models stays valid while none of them changes.
@@ -526,6 +589,8 @@ class _Walker:
                 changed |= self.index.incoming.get(key, set())
         operation.state_forwards(app_label, self.state)
         self.version += 1
+        if type(operation) not in _KEEPS_FIELDS:
+            self.forget_fields(operation, changed if touched is not None else None)
         if touched is None:
             self._index = None  # anything may have changed: rebuild on next need
             self.anything_changed_at = self.version
@@ -536,6 +601,16 @@ class _Walker:
             self.changed_at[key] = self.version
             if self._index is not None:
                 self._index.refresh(key)
+
+    def forget_fields(self, operation: Operation, changed: set[ModelKey] | None) -> None:
+        """Forget the field clones of what an operation may have changed in place: the
+        models ``changed`` by a ``RenameField`` (the renamed field's model and those
+        pointing at it), everything for any other such operation."""
+        if changed is not None and type(operation) is ops.RenameField:
+            models = self.state.models
+            self.copies.forget(models[key] for key in changed if key in models)
+        else:
+            self.copies.forget(None)
 
     def stub_signature(self, key: ModelKey, names: frozenset[str]) -> tuple[Any, ...] | None:
         """What a stub's rendering depends on: its kept fields (by identity: a changed
@@ -781,11 +856,12 @@ class _Collector:
     def _run(
         self,
         editor: BaseDatabaseSchemaEditor,
-        description: str,
+        operation: Operation,
         method: Callable[..., None],
         arguments: tuple[Any, ...],
     ) -> OperationSQL:
         """Collect the SQL of one operation; on failure roll the editor back to before it."""
+        description = operation.describe()
         collected = editor.collected_sql
         start = len(collected)
         deferred = list(editor.deferred_sql)
@@ -795,6 +871,10 @@ class _Collector:
             method(*arguments)
         except Exception as exc:  # any failure costs this operation only
             error = f"SQL unavailable: {_first_line(exc)}"
+        finally:
+            if type(operation) not in _KEEPS_FIELDS and type(operation) is not ops.RenameField:
+                # It may advance clones of the states, which share their fields.
+                self.copies.forget(None)
         stale = self._stale_read() if self.check_live_reads else None
         if stale:
             error = stale
@@ -1001,7 +1081,7 @@ class _Collector:
                 operations.append(
                     self._run(
                         editor,
-                        description,
+                        operation,
                         operation.database_forwards,
                         (app_label, editor, before, after),
                     )
@@ -1068,7 +1148,7 @@ class _Collector:
                 operations.append(
                     self._run(
                         editor,
-                        description,
+                        operation,
                         operation.database_backwards,
                         (app_label, editor, after, before),
                     )
@@ -1116,7 +1196,7 @@ def collect_plan_sql(
     collector = _Collector(connection, loader, reproduce, check_live_reads)
     walker = _Walker(state, collector.copies)
     results = []
-    with collector.reads.watching(), _swappable_names_cached():
+    with collector.reads.watching(), _swappable_names_cached(), _older_objects_frozen():
         for migration, backwards in plan:
             if backwards:
                 results.append(collector.backwards(migration))
