@@ -222,6 +222,11 @@ def migrate_sql(loader: MigrationLoader, plan: Plan) -> list[str]:
     rendered before the first migration (``_migrate_all_forwards``), then advanced."""
     state = plan_start_state(loader, plan)
     state.apps  # noqa: B018
+    return applied_sql(state, plan)
+
+
+def applied_sql(state: ProjectState, plan: Plan) -> list[str]:
+    """The SQL ``migration.apply`` collects for each migration of ``plan``, from ``state``."""
     statements: list[str] = []
     for migration, _ in plan:
         with connection.schema_editor(collect_sql=True, atomic=migration.atomic) as editor:
@@ -463,12 +468,7 @@ def django_collected(plan: Plan, *, render_first: bool) -> list[str]:
     state = ProjectState()
     if render_first:
         state.apps  # noqa: B018
-    statements: list[str] = []
-    for migration, _ in plan:
-        with connection.schema_editor(collect_sql=True, atomic=migration.atomic) as editor:
-            state = migration.apply(state, editor, collect_sql=True)
-        statements.extend(editor.collected_sql)
-    return statements
+    return applied_sql(state, plan)
 
 
 def renamed_to_field_plan() -> Plan:
