@@ -288,7 +288,7 @@ class _StateReader:
             or not kind.db_parameters.__module__.startswith("django.db.models.fields")
         ):
             raise NeedsRendering(f"{model_state.app_label}.{model_state.name}.{name}")
-        column = field.db_column or (f"{name}_id" if isinstance(field, ForeignKeyField) else name)
+        column = _column_name(name, field)
         references = None
         if isinstance(field, ForeignKeyField):
             target, target_field = self.target(model_state, field)
@@ -332,8 +332,7 @@ class _StateReader:
 
     @staticmethod
     def column_name(model_state: ModelState, name: str) -> str:
-        field = model_state.fields[name]
-        return field.db_column or (f"{name}_id" if isinstance(field, ForeignKeyField) else name)
+        return _column_name(name, model_state.fields[name])
 
     def m2m_table(
         self, model_state: ModelState, name: str, field: Field, introspector: Introspector
@@ -381,6 +380,11 @@ class _StateReader:
 # Fields whose column is their name (or name_id for a foreign key) unless db_column says.
 _PLAIN_ATTNAMES = (Field.get_attname, ForeignKeyField.get_attname)
 _PLAIN_ATTNAME_COLUMNS = (Field.get_attname_column, ForeignKeyField.get_attname_column)
+
+
+def _column_name(name: str, field: Field) -> str:
+    """``get_attname_column()`` of a field named ``name`` (plain attnames only)."""
+    return field.db_column or (f"{name}_id" if isinstance(field, ForeignKeyField) else name)
 
 
 def _pk_name(model_state: ModelState) -> str:

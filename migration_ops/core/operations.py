@@ -299,6 +299,17 @@ def _table_effects(kind: _Kind, model_state: ModelState | None) -> list[_Effect]
     return [_Effect(kind, table) for table in model_tables(model_state)]
 
 
+def _rename_effects(old: ModelState | None, new: ModelState | None) -> list[_Effect]:
+    """A model's tables renamed (its own and its auto-created M2M tables)."""
+    if old is None or new is None or not has_table(new):
+        return []
+    return [
+        _Effect(_Kind.RENAME_TABLE, a, name=b)
+        for a, b in zip(model_tables(old), model_tables(new), strict=False)
+        if a != b
+    ]
+
+
 def _field_effects(
     before: ModelState | None, after: ModelState | None, name: str, new_name: str | None = None
 ) -> list[_Effect]:
@@ -409,25 +420,13 @@ def _operation_effects(
             _Kind.DROP_TABLE, _model_state(before, (app_label, operation.name_lower))
         )
     if isinstance(operation, ops.RenameModel):
-        old = _model_state(before, (app_label, operation.old_name_lower))
-        new = _model_state(after, (app_label, operation.new_name_lower))
-        if old is None or new is None or not has_table(new):
-            return []
-        return [
-            _Effect(_Kind.RENAME_TABLE, a, name=b)
-            for a, b in zip(model_tables(old), model_tables(new), strict=False)
-            if a != b
-        ]
+        return _rename_effects(
+            _model_state(before, (app_label, operation.old_name_lower)),
+            _model_state(after, (app_label, operation.new_name_lower)),
+        )
     if isinstance(operation, ops.AlterModelTable):
         key = (app_label, operation.name_lower)
-        old, new = _model_state(before, key), _model_state(after, key)
-        if old is None or new is None or not has_table(new):
-            return []
-        return [
-            _Effect(_Kind.RENAME_TABLE, a, name=b)
-            for a, b in zip(model_tables(old), model_tables(new), strict=False)
-            if a != b
-        ]
+        return _rename_effects(_model_state(before, key), _model_state(after, key))
     if isinstance(operation, ops.AlterUniqueTogether):
         key = (app_label, operation.name_lower)
         return _together_effects(

@@ -481,7 +481,9 @@ class _Planner:
         for problem in history.inconsistent:
             if problem.migration[0] in reset or problem.dependency[0] in reset:
                 self.problems.append(problem.message)
-        changes = unmigrated_changes(loader.project_state(), loader.graph, reset)
+        changes = unmigrated_changes(
+            state_after(loader, loader.graph.leaf_nodes()), loader.graph, reset
+        )
         for app, migrations in changes.items():
             operations = [str(op.describe()) for m in migrations for op in m.operations]
             self.problems.append(
@@ -867,7 +869,7 @@ def _verify(connection: BaseDatabaseWrapper, plan: ResetPlan, apps: Sequence[str
         if (m.app_label, m.name) not in loader.graph.nodes
     ]  # fmt: skip
     problems = [f"Migration {name} is not in the migration graph." for name in missing]
-    changes = unmigrated_changes(loader.project_state(), loader.graph, apps)
+    changes = unmigrated_changes(state_after(loader, loader.graph.leaf_nodes()), loader.graph, apps)
     problems += [
         f"`makemigrations {app}` would still write: "
         f"{'; '.join(str(op.describe()) for m in migrations for op in m.operations)}."
