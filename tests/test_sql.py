@@ -19,7 +19,8 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
 from django.db.migrations.state import ProjectState
 
-from migration_ops.core.sql import MigrationSQL, OperationSQL, _Walker, collect_plan_sql
+from migration_ops.core.sql import MigrationSQL, OperationSQL, collect_plan_sql
+from migration_ops.core.sql.selection import Walker
 from migration_ops.core.states import plan_start_state
 from tests.utils import run_command
 
@@ -410,7 +411,7 @@ def test_start_state_is_not_modified(executor):
 # --------------------------------------------------------------------------- what is rendered
 
 
-def selection(walker: _Walker, app_label: str, operation: object) -> tuple[set, dict]:
+def selection(walker: Walker, app_label: str, operation: object) -> tuple[set, dict]:
     chosen = walker.select(operation, app_label)
     return set(chosen.keys), {key: set(names) for key, names in chosen.stubs.items()}
 
@@ -418,7 +419,7 @@ def selection(walker: _Walker, app_label: str, operation: object) -> tuple[set, 
 def test_an_operation_renders_its_model_and_stubs_of_what_it_points_at(executor):
     loader = executor.loader
     migration = loader.graph.nodes["library", "0002_book_published"]
-    walker = _Walker(loader.project_state(("library", migration.name), at_end=False))
+    walker = Walker(loader.project_state(("library", migration.name), at_end=False))
     add_field = migration.operations[0]
     assert selection(walker, "library", add_field) == (
         {("library", "book")},
@@ -431,7 +432,7 @@ def test_altering_a_primary_key_renders_what_points_at_it(executor):
     from django.db.migrations import AlterField
 
     loader = executor.loader
-    walker = _Walker(loader.project_state())
+    walker = Walker(loader.project_state())
     alter_pk = AlterField("author", "id", models.BigAutoField(primary_key=True))
     keys, stubs = selection(walker, "library", alter_pk)
     # Book's foreign key to Author follows its type; Book is rendered in full, and what it
@@ -444,7 +445,7 @@ def test_altering_another_field_renders_nothing_pointing_at_it(executor):
     from django.db import models
     from django.db.migrations import AlterField
 
-    walker = _Walker(executor.loader.project_state())
+    walker = Walker(executor.loader.project_state())
     alter = AlterField("author", "name", models.CharField(max_length=150))
     assert selection(walker, "library", alter) == ({("library", "author")}, {})
 
@@ -453,7 +454,7 @@ def test_renames_render_the_models_pointing_at_the_renamed_model(executor):
     from django.db.migrations import RenameModel
 
     loader = executor.loader
-    walker = _Walker(loader.project_state())
+    walker = Walker(loader.project_state())
     keys, stubs = selection(walker, "library", RenameModel("Book", "Volume"))
     assert keys == {("library", "book"), ("shop", "product")}  # Product points at Book
     assert stubs == {("library", "author"): {"id"}}

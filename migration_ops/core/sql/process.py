@@ -1,0 +1,67 @@
+"""Process-wide caches kept while a collection runs (swappable lookups, the garbage collector)."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.apps import apps as global_apps
+from django.apps.registry import Apps
+
+
+@contextmanager
+def swappable_names_cached() -> Iterator[None]:
+    """Keep the global registry's swappable-setting lookups while collecting.
+
+    Every relation field's ``deconstruct`` asks the global registry which setting may swap
+    its target; Django caches that with ``functools.cache`` on the method, which every
+    state registry's ``clear_cache`` empties for all registries, so each lookup scans all
+    installed models again. Settings and installed models do not change during the call.
+    """
+    name = "get_swappable_settings_name"
+    if name in vars(global_apps):  # already done (a nested or concurrent call)
+        yield
+        return
+    method = Apps.get_swappable_settings_name
+    memo: dict[str, str | None] = {}
+
+    def lookup(to_string: str) -> str | None:
+        try:
+            return memo[to_string]
+        except KeyError:
+            found = memo[to_string] = method(global_apps, to_string)
+            return found
+
+    def cache_clear() -> None:  # the global registry changed after all
+        memo.clear()
+        method.cache_clear()
+
+    lookup.cache_clear = cache_clear  # type: ignore[attr-defined]
+    setattr(global_apps, name, lookup)
+    try:
+        yield
+    finally:
+        if vars(global_apps).get(name) is lookup:
+            delattr(global_apps, name)
+
+
+@contextmanager
+def older_objects_frozen() -> Iterator[None]:
+    """Keep the objects that exist when the collection starts out of the cyclic garbage
+    collector's way until it ends.
+
+    Rendering makes much cyclic garbage (model classes), so the collector runs often, and
+    each of its full collections walks every object of the process: the migration loader
+    and the whole history's operations, more with a longer history, which made the time
+    grow faster than the history. Those objects outlive the call; any of them that does
+    become garbage is collected after it.
+    """
+    if not gc.isenabled() or gc.get_freeze_count():
+        yield  # the collector is someone else's business here
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
