@@ -571,7 +571,7 @@ class TestFailureIsUndone:
             written.append(project.files("journal"))
             raise RuntimeError("disk on fire")
 
-        monkeypatch.setattr(reset_service, "_record", fail)
+        monkeypatch.setattr(reset_service.recording, "record", fail)
         out, err, code = reset(project, "journal", mode="clean-slate", keep_data_migrations=True)
         assert code == 2
         assert err == (
@@ -586,7 +586,7 @@ class TestFailureIsUndone:
 
     def test_new_migrations_that_do_not_match_are_not_recorded(self, project, monkeypatch):
         contents, rows = project.contents(), all_rows("default")
-        real = reset_service.regenerate
+        real = reset_service.regeneration.regenerate
 
         def lossy(*args, **kwargs):
             # As if the writer had lost a field: verification must catch it.
@@ -595,7 +595,7 @@ class TestFailureIsUndone:
             entry.fields = [(name, f) for name, f in entry.fields if name != "rating"]
             return new
 
-        monkeypatch.setattr(reset_service, "regenerate", lossy)
+        monkeypatch.setattr(reset_service.regeneration, "regenerate", lossy)
         out, err, code = reset(project, "journal")
         assert code == 2
         assert out == replace_plan_text(project)
