@@ -27,16 +27,16 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.test import override_settings
 
 from migration_ops.core.schema import ForeignKey, Schema, Table
-from migration_ops.exceptions import LockHeld
+from migration_ops.exceptions import LockHeld, MigrationOpsError
 from migration_ops.introspection import get_introspector, snapshot
 from migration_ops.introspection.sqlite import without_foreign_key
-from migration_ops.services import removal
 from migration_ops.services.backup import restore_backup
 from migration_ops.services.removal import (
     RemovalInterrupted,
     build_removal_plan,
     execute_removal,
 )
+from migration_ops.services.removal import execute as removal_execute
 from tests import factories
 from tests.utils import run_command
 
@@ -800,12 +800,12 @@ def test_an_interruption_after_any_step_is_completed_by_a_rerun(
 
 def test_a_failed_step_says_what_was_done_and_a_rerun_completes(scenario_data, monkeypatch):
     before = database_state()
-    real = removal._run_statements
+    real = removal_execute._run_statements
 
     def failing(connection, statements):
-        raise removal.MigrationOpsError("the server has gone away")
+        raise MigrationOpsError("the server has gone away")
 
-    monkeypatch.setattr(removal, "_run_statements", failing)
+    monkeypatch.setattr(removal_execute, "_run_statements", failing)
     out, err, code = remove(*SCENARIO_APPS)
 
     assert code == 1
@@ -817,7 +817,7 @@ def test_a_failed_step_says_what_was_done_and_a_rerun_completes(scenario_data, m
     )
     assert out.endswith("Removing:\n" + "".join(f"  Dropped table {t}.\n" for t in DROP_ORDER))
 
-    monkeypatch.setattr(removal, "_run_statements", real)
+    monkeypatch.setattr(removal_execute, "_run_statements", real)
     out, err, code = remove(*SCENARIO_APPS)
 
     assert (err, code) == ("", 0)

@@ -1,0 +1,202 @@
+"""Carrying out a plan, one step at a time, saying what was done when a step fails."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from django.apps import apps as global_apps
+from django.db import transaction
+
+from migration_ops.core.history import migration_plan
+from migration_ops.exceptions import MigrationOpsError
+from migration_ops.introspection import get_introspector
+from migration_ops.services import backup as backups
+from migration_ops.services.common import get_connection, load_executor, lock_database
+from migration_ops.services.removal.cascade import content_type_where
+from migration_ops.services.removal.plan import (
+    BACKUP,
+    DELETE_CONTENT_TYPES,
+    DROP_CONSTRAINT,
+    DROP_LEFTOVER_TABLES,
+    DROP_TABLES,
+    UNAPPLY,
+    Progress,
+    RemovalPlan,
+    RemovalResult,
+    Step,
+)
+from migration_ops.services.removal.refusals import RemovalRefused
+from migration_ops.services.removal.reverse import zero_targets
+from migration_ops.text import count
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.migrations.migration import Migration
+
+    from migration_ops.introspection.base import Introspector
+
+
+class RemovalInterrupted(Exception):
+    """A step failed (or was interrupted): the steps in ``done`` were carried out."""
+
+    def __init__(self, plan: RemovalPlan, done: tuple[str, ...], error: BaseException) -> None:
+        self.plan = plan
+        self.done = done
+        self.not_done = tuple(s.description for s in plan.steps[len(done) :])
+        self.error = error
+        reason = f"{type(error).__name__}: {error}"
+        if not self.not_done:
+            message = f"The removal was interrupted after its last step ({reason}); all done."
+        else:
+            message = (
+                f"The removal stopped after {count(len(done), 'step')} of {len(plan.steps)}, "
+                f"at '{self.not_done[0]}': {reason}. Not done: {'; '.join(self.not_done)}. "
+                "Run the same command again to complete the removal."
+            )
+        super().__init__(message)
+
+
+def execute_removal(plan: RemovalPlan, *, progress: Progress | None = None) -> RemovalResult:
+    """Carry out ``plan`` step by step, calling ``progress`` after each step.
+
+    Takes the package's lock (re-entrant: hold it with :func:`lock_database` from planning
+    on). Raises ``RemovalRefused`` for a plan with refusals, before any change, and
+    ``RemovalInterrupted`` (with the steps done) when a step, or ``progress``, fails.
+    """
+    if plan.refusals:
+        raise RemovalRefused(plan)
+    report = progress or (lambda message: None)
+    connection = get_connection(plan.database)
+    introspector = get_introspector(connection)
+    done: list[str] = []
+    backup: backups.Backup | None = None
+
+    def finished(step: Step, message: str | None = None) -> None:
+        done.append(message or step.done)
+        report(message or step.done)
+
+    with lock_database(plan.database):
+        try:
+            index = 0
+            while index < len(plan.steps):
+                step = plan.steps[index]
+                if step.kind == UNAPPLY:
+                    batch = [s for s in plan.steps[index:] if s.kind == UNAPPLY]
+                    _unapply(connection, plan, batch, finished)
+                    index += len(batch)
+                    continue
+                if step.kind == BACKUP:
+                    backup = _write_backup(connection, plan)
+                    finished(
+                        step,
+                        f"Backed up {count(backup.rows, 'row')} of "
+                        f"{count(len(backup.tables), 'table')} to {backup.directory}.",
+                    )
+                elif step.kind == DROP_CONSTRAINT:
+                    assert step.foreign_key is not None
+                    with introspector.foreign_key_checks_disabled():
+                        introspector.drop_foreign_key(step.tables[0], step.foreign_key)
+                    finished(step)
+                elif step.kind in (DROP_TABLES, DROP_LEFTOVER_TABLES):
+                    _drop_tables(introspector, step)
+                    finished(step)
+                else:
+                    _run_statements(connection, step.statements)
+                    if step.kind == DELETE_CONTENT_TYPES:
+                        _clear_content_type_cache()
+                    finished(step)
+                index += 1
+        except (Exception, KeyboardInterrupt) as exc:
+            raise RemovalInterrupted(plan, tuple(done), exc) from exc
+    return RemovalResult(
+        database=plan.database,
+        labels=plan.labels,
+        strategy=plan.strategy,
+        done=tuple(done),
+        backup=backup,
+        left_to_do=plan.left_to_do,
+    )
+
+
+def _write_backup(connection: BaseDatabaseWrapper, plan: RemovalPlan) -> backups.Backup:
+    from django.contrib.contenttypes.models import ContentType
+
+    selections = []
+    if plan.content_types:
+        ct_table = ContentType._meta.db_table
+        where, params = content_type_where(connection, plan.labels)
+        selections.append(backups.Selection(ct_table, where, params))
+        # Parents before children, so that a restore inserts them in that order.
+        for cascade in sorted(plan.cascades, key=lambda c: c.depth):
+            if cascade.action == "delete":
+                selections.append(backups.Selection(cascade.table, cascade.where, cascade.params))
+            else:
+                selections.append(
+                    backups.Selection(
+                        cascade.table,
+                        cascade.where,
+                        cascade.params,
+                        backups.SET_NULL,
+                        cascade.column,
+                    )
+                )
+    assert plan.backup_dir is not None
+    return backups.write_backup(
+        plan.backup_dir,
+        connection,
+        apps=plan.labels,
+        tables=[t.name for t in plan.tables],
+        selections=selections,
+    )
+
+
+def _unapply(
+    connection: BaseDatabaseWrapper,
+    plan: RemovalPlan,
+    steps: list[Step],
+    finished: Callable[[Step, str | None], None],
+) -> None:
+    executor = load_executor(connection)
+    targets = zero_targets(executor, plan.labels)
+    planned = migration_plan(executor, targets)
+    if tuple(f"{s.app_label}.{s.name}" for s in planned) != tuple(s.migration for s in steps):
+        raise MigrationOpsError(
+            "The migrations to unapply changed since the plan was made; run the command again."
+        )
+    by_label = {s.migration: s for s in steps}
+
+    def callback(action: str, migration: Migration | None = None, fake: bool = False) -> None:
+        if action == "unapply_success" and migration is not None:
+            step = by_label[f"{migration.app_label}.{migration.name}"]
+            finished(step, None)
+
+    executor.progress_callback = callback
+    executor.migrate(targets, plan=[(s.migration, True) for s in planned])
+
+
+def _drop_tables(introspector: Introspector, step: Step) -> None:
+    with introspector.foreign_key_checks_disabled():
+        if step.kind == DROP_TABLES:
+            introspector.execute_statements(sql for sql, _ in step.statements)
+            return
+        # What the reverse migrations left (tables they did not create): known only now.
+        live = introspector.snapshot()
+        left = [t for t in step.tables if t in live]
+        for _, statement in introspector.drop_tables_sql(live, left):
+            introspector.execute_statements([statement])
+
+
+def _run_statements(
+    connection: BaseDatabaseWrapper, statements: Iterable[tuple[str, tuple[Any, ...]]]
+) -> None:
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        for sql, params in statements:
+            cursor.execute(sql, params or None)
+
+
+def _clear_content_type_cache() -> None:
+    if global_apps.is_installed("django.contrib.contenttypes"):
+        from django.contrib.contenttypes.models import ContentType
+
+        ContentType.objects.clear_cache()

@@ -1,0 +1,97 @@
+"""Why a removal cannot go ahead, each reason saying what to do."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from migration_ops.exceptions import MigrationOpsError
+from migration_ops.services import backup as backups
+from migration_ops.services.removal.plan import (
+    Cascade,
+    CodeReference,
+    DependentMigration,
+    IncomingConstraint,
+    RemovalPlan,
+)
+from migration_ops.services.removal.wording import quoted
+from migration_ops.text import count
+
+
+class RemovalRefused(MigrationOpsError):
+    """The plan has refusals; nothing was changed."""
+
+    def __init__(self, plan: RemovalPlan) -> None:
+        self.plan = plan
+        super().__init__(refusal_message(plan))
+
+
+def plan_refusals(
+    *,
+    labels: tuple[str, ...],
+    migrate_blocker: str | None,
+    references: Sequence[CodeReference],
+    dependents: Sequence[DependentMigration],
+    incoming: Sequence[IncomingConstraint],
+    incoming_problems: Sequence[str] | None,
+    cascades: Sequence[Cascade],
+    backup_dir: str | Path | None,
+) -> tuple[str, ...]:
+    """Why the removal cannot go ahead, one sentence (or a few) each saying what to do.
+
+    ``migrate_blocker`` only when ``--strategy migrate`` was asked for;
+    ``incoming_problems`` only with ``--drop-incoming-constraints``.
+    """
+    refusals: list[str] = []
+    if migrate_blocker:
+        refusals.append(
+            f"--strategy migrate cannot remove {quoted(labels)}: {migrate_blocker}. Use "
+            "--strategy drop (or auto, the default, which falls back to it)."
+        )
+    if references:
+        involved = sorted({r.model.partition(".")[0] for r in references})
+        refusals.append(
+            f"Models of installed apps that stay refer to models of {quoted(labels)}: "
+            f"{'; '.join(f'{r.model}.{r.field} -> {r.target}' for r in references)}. Their "
+            "code would break: remove those fields (and migrate) first, or remove these apps "
+            f"in the same run: safe_remove_app {' '.join([*labels, *involved])}."
+        )
+    kept_dependents = [d for d in dependents if not d.removed]
+    if kept_dependents:
+        involved = sorted({d.migration.partition(".")[0] for d in kept_dependents})
+        listed = "; ".join(f"{d.migration} on {', '.join(d.depends_on)}" for d in kept_dependents)
+        refusals.append(
+            f"Migrations of apps that stay depend on migrations of {quoted(labels)}: {listed}. "
+            f"`migrate {labels[0]} zero` would unapply them, and without "
+            f"{quoted(labels)} their migration graph cannot be built: edit those "
+            "dependencies out of their migration files first, or remove these apps in the "
+            f"same run: safe_remove_app {' '.join([*labels, *involved])}."
+        )
+    if incoming and incoming_problems is None:
+        refusals.append(
+            f"Tables that stay have foreign keys into tables to drop: "
+            f"{'; '.join(f'{c.label} ({c.owner_text})' for c in incoming)}. Pass "
+            "--drop-incoming-constraints to drop these constraints and keep those tables, or "
+            "remove the apps that own them in the same run."
+        )
+    refusals += incoming_problems or ()
+    protected = [c for c in cascades if c.protected]
+    if protected:
+        refusals.append(
+            "Rows that protect the content types of these apps from deletion: "
+            f"{'; '.join(f'{count(c.rows, c.model)} ({c.table}.{c.column})' for c in protected)}."
+            " Delete them, or change their on_delete, first."
+        )
+    if backup_dir is not None:
+        problem = backups.check_backup_directory(backup_dir)
+        if problem:
+            refusals.append(problem)
+    return tuple(refusals)
+
+
+def refusal_message(plan: RemovalPlan) -> str:
+    head = (
+        f"Refusing to remove {quoted(plan.labels)} from database {plan.database!r}; "
+        "nothing was changed."
+    )
+    return "\n".join([head, *(f"- {r}" for r in plan.refusals)])

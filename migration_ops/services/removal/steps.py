@@ -1,0 +1,180 @@
+"""The steps of a plan, in execution order, with the SQL each one runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from django.db.migrations.recorder import MigrationRecorder
+
+from migration_ops.core.schema import Schema
+from migration_ops.services.removal.cascade import content_type_where
+from migration_ops.services.removal.plan import (
+    BACKUP,
+    DELETE_CONTENT_TYPES,
+    DELETE_MIGRATION_ROWS,
+    DROP_CONSTRAINT,
+    DROP_LEFTOVER_TABLES,
+    DROP_TABLES,
+    UNAPPLY,
+    Cascade,
+    IncomingConstraint,
+    PlannedTable,
+    Step,
+)
+from migration_ops.services.removal.reverse import reverse_sql
+from migration_ops.services.removal.wording import join
+from migration_ops.text import count
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    from migration_ops.introspection.base import Introspector
+
+
+def plan_steps(
+    *,
+    introspector: Introspector,
+    live: Schema,
+    strategy: str,
+    tables: Sequence[PlannedTable],
+    incoming: Sequence[IncomingConstraint],
+    unapply: Sequence[str],
+    labels: Sequence[str],
+    migration_rows: Sequence[str],
+    content_types: Sequence[str],
+    cascades: Sequence[Cascade],
+    backup_dir: str | Path | None,
+    connection: BaseDatabaseWrapper,
+) -> tuple[Step, ...]:
+    quote = connection.ops.quote_name
+    steps: list[Step] = []
+    if backup_dir is not None:
+        steps.append(
+            Step(
+                BACKUP,
+                f"Back up the rows of {count(len(tables), 'table')}"
+                f"{' and of the content types' if content_types else ''} to {backup_dir}",
+                f"Backed up the rows to {backup_dir}.",
+            )
+        )
+    for constraint in incoming:
+        if constraint.rebuild:
+            description = f"Rebuild table {constraint.table} without foreign key {constraint.label}"
+            done = f"Rebuilt table {constraint.table} without foreign key {constraint.label}."
+        else:
+            description = f"Drop foreign key {constraint.label}"
+            done = f"Dropped foreign key {constraint.label}."
+        steps.append(
+            Step(
+                DROP_CONSTRAINT,
+                description,
+                done,
+                sql=constraint.sql,
+                tables=(constraint.table,),
+                foreign_key=constraint.foreign_key,
+            )
+        )
+    table_names = [t.name for t in tables]
+    if strategy == "migrate":
+        sql_of = reverse_sql(connection, unapply)
+        steps += [
+            Step(
+                UNAPPLY,
+                f"Unapply migration {label}",
+                f"Unapplied migration {label}.",
+                sql=sql_of[label],
+                migration=label,
+            )
+            for label in unapply
+        ]
+        if table_names:
+            steps.append(
+                Step(
+                    DROP_LEFTOVER_TABLES,
+                    "Drop the tables of these apps that the reverse migrations left, if any",
+                    "Dropped the tables of these apps that were left, if any.",
+                    sql=("-- Then any table of these apps that is left is dropped.",),
+                    tables=tuple(table_names),
+                )
+            )
+    else:
+        for dropped, statement in introspector.drop_tables_sql(live, table_names):
+            noun = "table" if len(dropped) == 1 else "tables"
+            steps.append(
+                Step(
+                    DROP_TABLES,
+                    f"Drop {noun} {', '.join(dropped)}",
+                    f"Dropped {noun} {', '.join(dropped)}.",
+                    sql=(statement,),
+                    tables=dropped,
+                    statements=((statement, ()),),
+                )
+            )
+    if migration_rows:
+        recorder_table = MigrationRecorder.Migration._meta.db_table
+        sorted_labels = tuple(sorted(labels))
+        sql = (
+            f"DELETE FROM {quote(recorder_table)} WHERE {quote('app')} IN "
+            f"({', '.join(['%s'] * len(sorted_labels))})"
+        )
+        steps.append(
+            Step(
+                DELETE_MIGRATION_ROWS,
+                f"Delete {count(len(migration_rows), 'row')} from {recorder_table}",
+                f"Deleted {count(len(migration_rows), 'row')} from {recorder_table}.",
+                sql=(_display(sql, sorted_labels),),
+                statements=((sql, sorted_labels),),
+            )
+        )
+    if content_types:
+        from django.contrib.contenttypes.models import ContentType
+
+        statements: list[tuple[str, tuple[Any, ...]]] = []
+        # Children first: their WHERE clauses select through their parents' rows.
+        for cascade in sorted(cascades, key=lambda c: -c.depth):
+            if cascade.action == "delete":
+                sql = f"DELETE FROM {quote(cascade.table)} WHERE {cascade.where}"
+            else:
+                sql = (
+                    f"UPDATE {quote(cascade.table)} SET {quote(cascade.column)} = NULL"
+                    f" WHERE {cascade.where}"
+                )
+            statements.append((sql, cascade.params))
+        where, params = content_type_where(connection, labels)
+        statements.append(
+            (f"DELETE FROM {quote(ContentType._meta.db_table)} WHERE {where}", params)
+        )
+        deleted = [count(len(content_types), "content type")] + [
+            f"{c.rows} {c.description}" for c in cascades if c.action == "delete" and c.rows
+        ]
+        nulled = [
+            f"set {c.field} to NULL on {c.rows} {c.description}"
+            for c in cascades
+            if c.action == "set-null" and c.rows
+        ]
+        what = join(deleted) + (f"; {join(nulled)}" if nulled else "")
+        steps.append(
+            Step(
+                DELETE_CONTENT_TYPES,
+                f"Delete {what}",
+                f"Deleted {what}.",
+                sql=tuple(_display(sql, params) for sql, params in statements),
+                statements=tuple(statements),
+            )
+        )
+    return tuple(steps)
+
+
+def _display(sql: str, params: Sequence[Any]) -> str:
+    """``sql`` with its ``%s`` placeholders replaced by literals, for people to read."""
+    parts = sql.split("%s")
+    assert len(parts) == len(params) + 1
+    out = [parts[0]]
+    for value, part in zip(params, parts[1:], strict=True):
+        out.append(
+            str(value) if isinstance(value, int) else "'" + str(value).replace("'", "''") + "'"
+        )
+        out.append(part)
+    return "".join(out)
