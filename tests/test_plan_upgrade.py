@@ -324,7 +324,7 @@ class TestDrift:
             {
                 "kind": "schema-drift",
                 "message": document["findings"][0]["message"],
-                "app_label": None,
+                "app_label": "library",
                 "subject": "library_author",
                 "detail": {
                     "difference": "missing-column",

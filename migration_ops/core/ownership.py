@@ -319,6 +319,15 @@ def _installed_state_claims(
     return claims
 
 
+def state_table_owners(state: ProjectState, connection: BaseDatabaseWrapper) -> dict[str, str]:
+    """``{table: app label}`` for the tables that ``migrate`` creates for ``state``'s models.
+
+    Covers tables that do not exist (yet), which :func:`attribute_tables` cannot attribute.
+    """
+    max_length = connection.ops.max_name_length()
+    return {claim.table: claim.app_label for claim in _state_claims(state, max_length)}
+
+
 def _state_claims(
     state: ProjectState, max_length: int | None, app_label: str | None = None
 ) -> Iterator[_Claim]:

@@ -32,10 +32,16 @@ from migration_ops.core.operations import (
     RiskFinding,
     classify_plan,
 )
-from migration_ops.core.ownership import UNMANAGED, Ownership, attribute_tables
+from migration_ops.core.ownership import (
+    UNMANAGED,
+    Ownership,
+    attribute_tables,
+    state_table_owners,
+)
 from migration_ops.core.partial import HalfAppliedMigration, diagnose_half_applied
 from migration_ops.core.states import applied_state, plan_start_state
 from migration_ops.introspection import snapshot
+from migration_ops.services.advice import drift_advice
 from migration_ops.services.common import get_connection, load_executor
 from migration_ops.text import count
 
@@ -169,6 +175,11 @@ def build_upgrade_plan(
             connection, executor.loader, state, live, forward, drift.tables
         )
     explained = {table for migration in half_applied for table in migration.tables}
+    # The app owning each drifted table: the live owner, else (a missing table) the state's.
+    drift_owners = state_table_owners(state, connection) if drift else {}
+    drift_owners.update(
+        (name, owner.app_label) for name, owner in ownership.owners.items() if owner.app_label
+    )
 
     report("Classifying operations")
     pairs = [(step.migration, step.backwards) for step in steps]
@@ -195,7 +206,11 @@ def build_upgrade_plan(
         *history_findings(history),
         *ownership_findings(ownership),
         *(half_applied_finding(migration) for migration in half_applied),
-        *(drift_finding(d) for d in drift.differences if d.table not in explained),
+        *(
+            drift_finding(d, drift_owners.get(d.table))
+            for d in drift.differences
+            if d.table not in explained
+        ),
     )
     return UpgradePlan(
         database=database,
@@ -354,10 +369,11 @@ def half_applied_finding(migration: HalfAppliedMigration) -> Finding:
     )
 
 
-def drift_finding(difference: SchemaDifference) -> Finding:
+def drift_finding(difference: SchemaDifference, app_label: str | None = None) -> Finding:
     return Finding(
         "schema-drift",
-        difference.message,
+        f"{difference.message} {drift_advice(difference, app_label)}",
+        app_label=app_label,
         subject=difference.table,
         detail={
             "difference": difference.kind,
