@@ -9,6 +9,7 @@ import re
 import shutil
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
@@ -96,8 +97,8 @@ def forget(package: str) -> None:
         del sys.modules[name]
 
 
-@pytest.fixture
-def project(tmp_path: Path, settings) -> Iterator[Project]:
+@contextmanager
+def temporary_project(tmp_path: Path, settings) -> Iterator[Project]:
     package = "mo_reset_" + re.sub(r"\W", "_", tmp_path.name)
     root = tmp_path / "project"
     (root / package).mkdir(parents=True)
@@ -119,6 +120,12 @@ def project(tmp_path: Path, settings) -> Iterator[Project]:
         forget(package)
         for alias in ALIASES:
             restore_rows(alias, rows[alias])
+
+
+@pytest.fixture
+def project(tmp_path: Path, settings) -> Iterator[Project]:
+    with temporary_project(tmp_path, settings) as created:
+        yield created
 
 
 pytestmark = pytest.mark.django_db(databases=list(ALIASES), transaction=True)
