@@ -65,3 +65,7 @@ class ResetRefused(MigrationOpsError):
 class ResetFailed(MigrationOpsError):
     """``reset_migrations`` started and was undone: the old files are back and
     django_migrations is unchanged."""
+
+
+class IsolationUnavailable(MigrationOpsError):
+    """A child process that only knows scratch databases cannot be given the settings."""

@@ -31,16 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from migration_ops.exceptions import MigrationOpsError
+from migration_ops.exceptions import IsolationUnavailable
 
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
 
 SUFFIX = "mo_isolated"
-
-
-class IsolationUnavailable(MigrationOpsError):
-    """The child process cannot be given the project's settings."""
 
 
 @dataclass(frozen=True)
