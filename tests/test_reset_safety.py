@@ -130,3 +130,16 @@ def test_carried_code_that_breaks_a_fresh_database_is_not_recorded(
     assert {alias: every_table(alias) for alias in ALIASES} == before
     # Without the carried code the same reset goes through.
     assert reset(project, "journal", mode=mode)[1:] == ("", 0)
+
+
+def test_measure_without_a_settings_module_is_refused(project: Project, monkeypatch):
+    contents, rows = project.contents(), all_rows("default")
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE")
+    out, err, code = reset(project, "journal", measure=True)
+    assert code == 2
+    assert err == (
+        "A fresh migrate on a scratch database runs in a separate process, which needs the "
+        "settings as a module: set DJANGO_SETTINGS_MODULE (settings.configure() cannot be "
+        "handed to another process). Nothing was changed."
+    )
+    assert_unchanged(project, contents, rows)
