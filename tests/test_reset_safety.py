@@ -137,6 +137,7 @@ def test_measure_without_a_settings_module_is_refused(project: Project, monkeypa
     monkeypatch.delenv("DJANGO_SETTINGS_MODULE")
     out, err, code = reset(project, "journal", measure=True)
     assert code == 2
+    assert out.startswith("Reset plan for database 'default' (mode: replace):\n")
     assert err == (
         "A fresh migrate on a scratch database runs in a separate process, which needs the "
         "settings as a module: set DJANGO_SETTINGS_MODULE (settings.configure() cannot be "
