@@ -6,7 +6,8 @@ and never writes to the database.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import shlex
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,11 @@ from migration_ops.core.ownership import (
     state_table_owners,
 )
 from migration_ops.core.partial import HalfAppliedMigration, diagnose_half_applied
+from migration_ops.core.provenance import (
+    PendingTransition,
+    pending_transitions,
+    transition_command,
+)
 from migration_ops.core.states import applied_state, plan_start_state
 from migration_ops.introspection import snapshot
 from migration_ops.services.advice import drift_advice
@@ -146,6 +152,11 @@ def build_upgrade_plan(
 
     report("Reading migration history")
     history = load_history(connection, executor.loader)
+    # A clean-slate reset waiting for its command here: the command records its migrations
+    # (migrate would fail on the existing tables), so they are not planned.
+    transitions = pending_transitions(executor.loader, history.applied)
+    waiting = frozenset(key for t in transitions for key in t.new_keys)
+    steps = tuple(step for step in steps if step.key not in waiting)
 
     report("Reading the live schema")
     live = snapshot(connection)
@@ -203,7 +214,8 @@ def build_upgrade_plan(
         collected = collect_plan_sql(connection, executor.loader, pairs, start_state=start)
 
     findings = (
-        *history_findings(history),
+        *transition_findings(transitions, database),
+        *history_findings(history, transitions),
         *ownership_findings(ownership),
         *(half_applied_finding(migration) for migration in half_applied),
         *(
@@ -288,7 +300,55 @@ def planned_operation(
     )
 
 
-def history_findings(history: History) -> list[Finding]:
+def transition_findings(transitions: Sequence[PendingTransition], database: str) -> list[Finding]:
+    """One finding for every app that waits for a clean-slate reset's command."""
+    if not transitions:
+        return []
+    apps = [t.app_label for t in transitions]
+    command = transition_command(apps, database)
+    described = "; ".join(
+        f"{', '.join(f'{t.app_label}.{n}' for n in t.new_migrations)} "
+        f"{'stands' if len(t.new_migrations) == 1 else 'stand'} in for "
+        f"{count(len(t.recorded_old), 'migration')} recorded here"
+        for t in transitions
+    )
+    return [
+        Finding(
+            "pending-reset",
+            f"The migrations of {_apps(apps)} were reset with `reset_migrations --mode "
+            f"clean-slate` ({described}), and database {database!r} still records the old "
+            f"history. Run `{shlex.join(command)}` here before `migrate`: it verifies the "
+            "schema and records the new migrations in place of the old rows.",
+            app_label=apps[0] if len(apps) == 1 else None,
+            subject=" ".join(apps),
+            detail={
+                "apps": apps,
+                "command": list(command),
+                "new_migrations": [_label(k) for t in transitions for k in sorted(t.new_keys)],
+                "old_migrations": [
+                    f"{t.app_label}.{n}" for t in transitions for n in t.recorded_old
+                ],
+            },
+        )
+    ]
+
+
+def _label(key: tuple[str, str]) -> str:
+    return f"{key[0]}.{key[1]}"
+
+
+def _apps(app_labels: Sequence[str]) -> str:
+    quoted = [f"'{app}'" for app in app_labels]
+    return f"app {quoted[0]}" if len(quoted) == 1 else f"apps {', '.join(quoted)}"
+
+
+def history_findings(
+    history: History, transitions: Sequence[PendingTransition] = ()
+) -> list[Finding]:
+    """The history's findings, leaving out what a pending reset explains: its old rows
+    (not ghosts), and dependencies on, or initial tables of, its new migrations."""
+    old = frozenset(key for t in transitions for key in t.old_keys)
+    new = frozenset(key for t in transitions for key in t.new_keys)
     findings = [
         Finding(
             "conflict",
@@ -307,10 +367,12 @@ def history_findings(history: History) -> list[Finding]:
             subject=f"{app}.{name}",
         )
         for app, name in history.ghosts
+        if (app, name) not in old
     ]
     findings += [
         Finding("inconsistent-history", problem.message, app_label=problem.migration[0])
         for problem in history.inconsistent
+        if problem.dependency not in new and problem.migration not in new
     ]
     findings += [
         Finding("partial-squash", squash.message, app_label=squash.squash[0])
@@ -319,6 +381,7 @@ def history_findings(history: History) -> list[Finding]:
     findings += [
         Finding("existing-initial-tables", initial.message, app_label=initial.migration[0])
         for initial in history.existing_initial_tables
+        if initial.migration not in new
     ]
     return findings
 
