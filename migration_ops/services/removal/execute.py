@@ -28,6 +28,7 @@ from migration_ops.services.removal.plan import (
 )
 from migration_ops.services.removal.refusals import RemovalRefused
 from migration_ops.services.removal.reverse import zero_targets
+from migration_ops.services.removal.wording import quoted
 from migration_ops.text import count
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ class RemovalInterrupted(Exception):
         self.done = done
         self.not_done = tuple(s.description for s in plan.steps[len(done) :])
         self.error = error
-        reason = f"{type(error).__name__}: {error}"
+        reason = f"{type(error).__name__}: {str(error).rstrip('.')}"
         if not self.not_done:
             message = f"The removal was interrupted after its last step ({reason}); all done."
         else:
@@ -57,12 +58,30 @@ class RemovalInterrupted(Exception):
         super().__init__(message)
 
 
+class PlanOutdated(MigrationOpsError):
+    """What the plan was made from changed before the step that depends on it."""
+
+
+class RemovalStopped(MigrationOpsError):
+    """The plan no longer fits the database: the removal stopped before any change."""
+
+    def __init__(self, plan: RemovalPlan, reason: PlanOutdated, backup: str | None) -> None:
+        self.plan = plan
+        written = f" (the backup in {backup} was written)" if backup else ""
+        super().__init__(
+            f"The removal of {quoted(plan.labels)} stopped before any change: "
+            f"{str(reason).rstrip('.')}. Nothing was changed{written}; run the command again "
+            "for a new plan."
+        )
+
+
 def execute_removal(plan: RemovalPlan, *, progress: Progress | None = None) -> RemovalResult:
     """Carry out ``plan`` step by step, calling ``progress`` after each step.
 
     Takes the package's lock (re-entrant: hold it with :func:`lock_database` from planning
     on). Raises ``RemovalRefused`` for a plan with refusals, before any change, and
-    ``RemovalInterrupted`` (with the steps done) when a step, or ``progress``, fails.
+    ``RemovalInterrupted`` (with the steps done) when a step, or ``progress``, fails;
+    ``RemovalStopped`` when the plan no longer fits the database before any change.
     """
     if plan.refusals:
         raise RemovalRefused(plan)
@@ -107,6 +126,10 @@ def execute_removal(plan: RemovalPlan, *, progress: Progress | None = None) -> R
                         _clear_content_type_cache()
                     finished(step)
                 index += 1
+        except PlanOutdated as exc:
+            if all(step.kind == BACKUP for step in plan.steps[: len(done)]):
+                raise RemovalStopped(plan, exc, backup and backup.directory) from exc
+            raise RemovalInterrupted(plan, tuple(done), exc) from exc
         except (Exception, KeyboardInterrupt) as exc:
             raise RemovalInterrupted(plan, tuple(done), exc) from exc
     return RemovalResult(
@@ -161,9 +184,7 @@ def _unapply(
     targets = zero_targets(executor, plan.labels)
     planned = migration_plan(executor, targets)
     if tuple(f"{s.app_label}.{s.name}" for s in planned) != tuple(s.migration for s in steps):
-        raise MigrationOpsError(
-            "The migrations to unapply changed since the plan was made; run the command again."
-        )
+        raise PlanOutdated("the migrations to unapply changed since the plan was made")
     by_label = {s.migration: s for s in steps}
 
     def callback(action: str, migration: Migration | None = None, fake: bool = False) -> None:

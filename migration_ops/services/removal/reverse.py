@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 
 
 def zero_targets(executor: MigrationExecutor, labels: Iterable[str]) -> list[tuple[str, None]]:
-    return [(label, None) for label in labels if label in executor.loader.migrated_apps]
+    """``migrate <label> zero`` targets, sorted: the executor's plan depends on the order of
+    its targets, and the plan and the execution must agree whatever order they come in."""
+    return [(label, None) for label in sorted(labels) if label in executor.loader.migrated_apps]
 
 
 def reverse_migrations(
