@@ -69,3 +69,7 @@ class ResetFailed(MigrationOpsError):
 
 class IsolationUnavailable(MigrationOpsError):
     """A child process that only knows scratch databases cannot be given the settings."""
+
+
+class BadBaseline(MigrationOpsError):
+    """A ``plan_upgrade`` baseline file is missing, unreadable, or not a baseline."""

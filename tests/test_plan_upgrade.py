@@ -79,6 +79,7 @@ class TestFreshDatabase:
             "migrations": [],
             "rollback": [],
             "findings": [],
+            "baseline": None,
         }
         assert {"app_label": "library", "migration": "0002_book_published"} in document["targets"]
 

@@ -370,16 +370,31 @@ def history_findings(
         if (app, name) not in old
     ]
     findings += [
-        Finding("inconsistent-history", problem.message, app_label=problem.migration[0])
+        Finding(
+            "inconsistent-history",
+            problem.message,
+            app_label=problem.migration[0],
+            subject=".".join(problem.migration),
+        )
         for problem in history.inconsistent
         if problem.dependency not in new and problem.migration not in new
     ]
     findings += [
-        Finding("partial-squash", squash.message, app_label=squash.squash[0])
+        Finding(
+            "partial-squash",
+            squash.message,
+            app_label=squash.squash[0],
+            subject=".".join(squash.squash),
+        )
         for squash in history.partial_squashes
     ]
     findings += [
-        Finding("existing-initial-tables", initial.message, app_label=initial.migration[0])
+        Finding(
+            "existing-initial-tables",
+            initial.message,
+            app_label=initial.migration[0],
+            subject=".".join(initial.migration),
+        )
         for initial in history.existing_initial_tables
         if initial.migration not in new
     ]

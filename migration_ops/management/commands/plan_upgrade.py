@@ -9,6 +9,13 @@ from django.db import DEFAULT_DB_ALIAS
 
 from migration_ops.core.operations import Risk, RiskFinding
 from migration_ops.exceptions import MigrationOpsError
+from migration_ops.rendering.baseline import baseline_summary, baseline_to_json
+from migration_ops.services.baseline import (
+    BaselineOutcome,
+    apply_baseline,
+    read_baseline,
+    write_baseline,
+)
 from migration_ops.services.upgrade import PlannedMigration, UpgradePlan, build_upgrade_plan
 from migration_ops.text import count
 
@@ -64,6 +71,18 @@ class Command(BaseCommand):
             action="store_true",
             help="Show the SQL of every operation, as sqlmigrate prints it.",
         )
+        parser.add_argument(
+            "--baseline",
+            metavar="FILE",
+            help="Report only the findings that the baseline FILE does not list (written by "
+            "--write-baseline), and say how many it left out.",
+        )
+        parser.add_argument(
+            "--write-baseline",
+            metavar="FILE",
+            help="Record every current finding in the baseline FILE, then report as "
+            "--baseline FILE would.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         verbosity = options["verbosity"]
@@ -73,7 +92,17 @@ class Command(BaseCommand):
             if verbosity >= 2 and options["format"] == "text":
                 self.stdout.write(self.style.HTTP_INFO(f"{message}..."))
 
+        baseline_path, write_path = options["baseline"], options["write_baseline"]
+        if baseline_path and write_path:
+            raise CommandError(
+                "--baseline and --write-baseline cannot be combined: --write-baseline records "
+                "every current finding, then reports against it.",
+                returncode=2,
+            )
+        outcome: BaselineOutcome | None = None
         try:
+            # Read first: a bad baseline file stops the command before any work.
+            known = read_baseline(baseline_path) if baseline_path else None
             plan = build_upgrade_plan(
                 options["database"],
                 options["app_label"],
@@ -81,18 +110,23 @@ class Command(BaseCommand):
                 sql=options["sql"],
                 progress=progress,
             )
+            if write_path:
+                keys = write_baseline(write_path, plan.findings)
+                plan, outcome = apply_baseline(plan, keys, write_path, written=True)
+            elif known is not None:
+                plan, outcome = apply_baseline(plan, known, baseline_path)
         except MigrationOpsError as exc:
             raise CommandError(str(exc), returncode=2) from exc
 
         output_format = options["format"]
         if output_format == "json":
-            self.stdout.write(json.dumps(plan_to_json(plan), indent=2))
+            self.stdout.write(json.dumps(plan_to_json(plan, outcome), indent=2))
         elif output_format == "dot":
             self.stdout.write(plan_to_dot(plan))
         elif output_format == "mermaid":
             self.stdout.write(plan_to_mermaid(plan))
         else:
-            self.render_text(plan, verbosity)
+            self.render_text(plan, verbosity, outcome)
 
         matched = [name for name in fail_on if name in failing_classes(plan)]
         if matched:
@@ -107,7 +141,9 @@ class Command(BaseCommand):
                 returncode=1,
             )
 
-    def render_text(self, plan: UpgradePlan, verbosity: int) -> None:
+    def render_text(
+        self, plan: UpgradePlan, verbosity: int, baseline: BaselineOutcome | None = None
+    ) -> None:
         write, style = self.stdout.write, self.style
         write(style.MIGRATE_HEADING(f"Planned operations on database {plan.database!r}:"))
         if not plan.migrations:
@@ -142,17 +178,20 @@ class Command(BaseCommand):
                     write(style.ERROR(f"    {operation}"))
         write(style.MIGRATE_HEADING("Findings:"))
         if not plan.findings:
-            write("  No findings.")
+            write("  No new findings." if baseline else "  No findings.")
         for finding in plan.findings:
             write(style.WARNING(f"  [{finding.kind}] ") + finding.message)
+        for line in baseline_summary(baseline) if baseline else ():
+            write(f"  {line}")
         if verbosity >= 1:
+            baselined = f", {len(baseline.baselined)} baselined" if baseline else ""
             write(
                 f"{count(len(plan.migrations), 'migration')} planned, "
-                f"{count(len(plan.findings), 'finding')}."
+                f"{count(len(plan.findings), 'finding')}{baselined}."
             )
 
 
-def plan_to_json(plan: UpgradePlan) -> dict[str, Any]:
+def plan_to_json(plan: UpgradePlan, baseline: BaselineOutcome | None = None) -> dict[str, Any]:
     """The documented JSON document (README, "JSON output"). Add keys; never rename them."""
     return {
         "schema_version": JSON_SCHEMA_VERSION,
@@ -203,6 +242,7 @@ def plan_to_json(plan: UpgradePlan) -> dict[str, Any]:
             }
             for f in plan.findings
         ],
+        "baseline": baseline_to_json(baseline),
     }
 
 

@@ -1,0 +1,1 @@
+"""Renderers of command results that more than one format or command needs."""
