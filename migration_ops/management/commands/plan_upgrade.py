@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+import os
 from argparse import ArgumentParser
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -10,6 +12,8 @@ from django.db import DEFAULT_DB_ALIAS
 from migration_ops.core.operations import Risk, RiskFinding
 from migration_ops.exceptions import MigrationOpsError
 from migration_ops.rendering.baseline import baseline_summary, baseline_to_json
+from migration_ops.rendering.github import render_github
+from migration_ops.services.annotations import plan_annotations
 from migration_ops.services.baseline import (
     BaselineOutcome,
     apply_baseline,
@@ -49,10 +53,11 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--format",
-            choices=["text", "json", "dot", "mermaid"],
+            choices=["text", "json", "github", "dot", "mermaid"],
             default="text",
-            help="Output format: text for people (default), json for scripts, or the pending "
-            "plan as a graph in Graphviz dot or Mermaid syntax.",
+            help="Output format: text for people (default), json for scripts, github for "
+            "GitHub Actions annotations (one per finding and per risk matched by --fail-on), "
+            "or the pending plan as a graph in Graphviz dot or Mermaid syntax.",
         )
         parser.add_argument(
             "--check",
@@ -121,6 +126,12 @@ class Command(BaseCommand):
         output_format = options["format"]
         if output_format == "json":
             self.stdout.write(json.dumps(plan_to_json(plan, outcome), indent=2))
+        elif output_format == "github":
+            # Annotation paths are relative to the checkout, as GitHub resolves them.
+            root = Path(os.environ.get("GITHUB_WORKSPACE") or Path.cwd())
+            annotations = plan_annotations(plan, fail_on=fail_on, check=options["check"], root=root)
+            if annotations:
+                self.stdout.write(render_github(annotations))
         elif output_format == "dot":
             self.stdout.write(plan_to_dot(plan))
         elif output_format == "mermaid":
