@@ -211,7 +211,9 @@ def build_upgrade_plan(
         # Imported here: most runs do not ask for SQL, and the engine is a large module.
         from migration_ops.core.sql import collect_plan_sql
 
-        collected = collect_plan_sql(connection, executor.loader, pairs, start_state=start)
+        collected = collect_plan_sql(
+            connection, executor.loader, pairs, start_state=start, reproduce="migrate"
+        )
 
     findings = (
         *transition_findings(transitions, database),

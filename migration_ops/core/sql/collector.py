@@ -20,6 +20,7 @@ from migration_ops.core.operations import (
     model_tables,
     rebuilds_tables,
 )
+from migration_ops.core.sql.catalogue import Catalogue, following
 from migration_ops.core.sql.field_copies import KEEPS_FIELDS, FieldCopies, Snapshot
 from migration_ops.core.sql.live_reads import LiveReads
 from migration_ops.core.sql.process import older_objects_frozen, swappable_names_cached
@@ -116,6 +117,10 @@ class _Collector:
         # the states are rendered shows in the SQL; elsewhere it cannot.
         self.order_matters = rebuilds_tables(connection)
         self.reads = LiveReads(connection)
+        # Names of constraints on the tables the plan changes, as they will be.
+        self.catalogue = Catalogue(connection, self.reads.read_constraints)
+        if check_live_reads:
+            self.reads.catalogue = self.catalogue
         self.copies = FieldCopies()
         # Tables the operations collected so far change: the live schema no longer tells
         # what a later operation will find there.
@@ -146,6 +151,7 @@ class _Collector:
         start = len(collected)
         deferred = list(editor.deferred_sql)
         self.reads.tables.clear()
+        self.catalogue.uncertain_reads.clear()
         error: str | None = None
         try:
             method(*arguments)
@@ -165,6 +171,11 @@ class _Collector:
         return OperationSQL(description, tuple(collected[start:]))
 
     def _stale_read(self) -> str | None:
+        for table in dict.fromkeys(self.catalogue.uncertain_reads):
+            return (
+                f"SQL unavailable: it needs the name of a constraint of table {table} that "
+                f"the database chooses when an earlier operation of this plan creates it."
+            )
         for table in dict.fromkeys(self.reads.tables):
             if table in self.changed:
                 return (
@@ -300,7 +311,13 @@ class _Collector:
 
     @contextmanager
     def _editor(self, migration: Migration) -> Iterator[BaseDatabaseSchemaEditor]:
-        with self.connection.schema_editor(collect_sql=True, atomic=migration.atomic) as editor:
+        editor = self.connection.schema_editor(collect_sql=True, atomic=migration.atomic)
+        if not self.check_live_reads:
+            with editor:
+                yield editor
+            return
+        # Followed until the editor has run its deferred statements, on exit.
+        with following(self.catalogue, editor, self.reads.live_tables), editor:
             yield editor
 
     def _result(

@@ -81,7 +81,7 @@ def reverse_sql(
         plan = [(nodes[tuple(label.split(".", 1))], True) for label in labels]
         # The engine's one-pass collection: the same statements, without re-rendering the
         # whole project state for every migration.
-        collected = collect_plan_sql(connection, executor.loader, plan)
+        collected = collect_plan_sql(connection, executor.loader, plan, reproduce="migrate")
         return {m.label: m.body for m in collected}
     except (NotSupportedError, MigrationOpsError, KeyError) as exc:
         return {label: (f"-- The SQL of {label} cannot be shown: {exc}",) for label in labels}
