@@ -12,11 +12,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote as url_quote
 
 import pytest
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
 from django.db import connections
 from django.db.migrations.recorder import MigrationRecorder
 
@@ -24,11 +30,19 @@ from migration_ops.exceptions import MigrationOpsError
 from migration_ops.management.commands import safe_remove_app as command
 from migration_ops.services.removal import RemovalInterrupted, build_removal_plan
 from tests.test_safe_remove_app import (  # noqa: F401 (fixtures)
+    FILES,
     assert_removed,
     database_state,
     remove,
     restore_database,
     scenario_data,
+    without_apps,
+)
+from tests.test_safe_remove_app import (
+    installed as base_installed,
+)
+from tests.test_safe_remove_app import (
+    uninstalled as base_uninstalled,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -160,3 +174,266 @@ def test_an_interruption_message_ends_its_reason_with_one_full_stop():
         "MigrationOpsError: The server has gone away. Not done: Unapply migration "
         "reviews.0001_initial; "
     )
+
+
+# --------------------------------------------------------------------------- generated apps
+
+
+@contextmanager
+def installed(*extra: str) -> Iterator[None]:
+    """Apps added to INSTALLED_APPS. Django's registry forgets the models' cached relations
+    only when an override ends, not when it starts: forget them here, or a model installed
+    now would be missing from the reverse relations of the content types."""
+    with base_installed(*extra):
+        apps.clear_cache()
+        yield
+
+
+@contextmanager
+def uninstalled(*labels: str) -> Iterator[None]:
+    with base_uninstalled(*labels):
+        apps.clear_cache()
+        yield
+
+
+def write_files(root: Path, files: dict[str, str]) -> None:
+    for name, source in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source).lstrip())
+
+
+@pytest.fixture(scope="module")
+def generated_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A directory on ``sys.path`` for the apps these tests generate; their modules are
+    forgotten afterwards."""
+    root = tmp_path_factory.mktemp("generated_apps")
+    before = set(sys.modules)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(root))
+        yield root
+    for name in set(sys.modules) - before:
+        if sys.modules[name].__file__ and str(root) in str(sys.modules[name].__file__):
+            del sys.modules[name]
+
+
+# A page tree (another app's concrete model, with a foreign key to the content types, as in a
+# CMS) and a page type of it in the app to remove: multi-table inheritance across apps.
+PAGE_TREE = {
+    "pagetree/__init__.py": "",
+    "pagetree/models.py": """
+        from django.db import models
+
+
+        class Page(models.Model):
+            title = models.CharField(max_length=50)
+            content_type = models.ForeignKey(
+                "contenttypes.ContentType", on_delete=models.CASCADE, related_name="+"
+            )
+
+
+        class HomePage(Page):
+            headline = models.CharField(max_length=50)
+
+
+        class Revision(models.Model):
+            page = models.ForeignKey(Page, on_delete=models.PROTECT)
+            note = models.CharField(max_length=50)
+
+
+        class Redirect(models.Model):
+            old_path = models.CharField(max_length=100, primary_key=True)
+            page = models.ForeignKey(Page, on_delete=models.CASCADE)
+    """,
+    "pagetree/migrations/__init__.py": "",
+    "pagetree/migrations/0001_initial.py": """
+        from django.db import migrations, models
+        from django.db.models import CASCADE, PROTECT
+
+
+        class Migration(migrations.Migration):
+            initial = True
+            dependencies = [("contenttypes", "0002_remove_content_type_name")]
+            operations = [
+                migrations.CreateModel(
+                    name="Page",
+                    fields=[
+                        ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                        ("title", models.CharField(max_length=50)),
+                        ("content_type", models.ForeignKey(
+                            on_delete=CASCADE, related_name="+", to="contenttypes.contenttype"
+                        )),
+                    ],
+                ),
+                migrations.CreateModel(
+                    name="HomePage",
+                    fields=[
+                        ("page_ptr", models.OneToOneField(
+                            auto_created=True, on_delete=CASCADE, parent_link=True,
+                            primary_key=True, serialize=False, to="pagetree.page",
+                        )),
+                        ("headline", models.CharField(max_length=50)),
+                    ],
+                    bases=("pagetree.page",),
+                ),
+                migrations.CreateModel(
+                    name="Revision",
+                    fields=[
+                        ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                        ("note", models.CharField(max_length=50)),
+                        ("page", models.ForeignKey(on_delete=PROTECT, to="pagetree.page")),
+                    ],
+                ),
+                migrations.CreateModel(
+                    name="Redirect",
+                    fields=[
+                        ("old_path", models.CharField(max_length=100, primary_key=True)),
+                        ("page", models.ForeignKey(on_delete=CASCADE, to="pagetree.page")),
+                    ],
+                ),
+            ]
+    """,
+    "blog/__init__.py": "",
+    "blog/models.py": """
+        from django.db import models
+
+        from pagetree.models import Page
+
+
+        class BlogPage(Page):
+            body = models.TextField()
+    """,
+    "blog/migrations/__init__.py": "",
+    "blog/migrations/0001_initial.py": """
+        from django.db import migrations, models
+        from django.db.models import CASCADE, PROTECT
+
+
+        class Migration(migrations.Migration):
+            initial = True
+            dependencies = [("pagetree", "0001_initial")]
+            operations = [
+                migrations.CreateModel(
+                    name="BlogPage",
+                    fields=[
+                        ("page_ptr", models.OneToOneField(
+                            auto_created=True, on_delete=CASCADE, parent_link=True,
+                            primary_key=True, serialize=False, to="pagetree.page",
+                        )),
+                        ("body", models.TextField()),
+                    ],
+                    bases=("pagetree.page",),
+                ),
+            ]
+    """,
+}
+
+
+@pytest.fixture
+def page_tree(generated_root: Path, restore_database: None) -> Iterator[dict[str, Any]]:  # noqa: F811
+    """``pagetree`` and ``blog`` installed and migrated: a home page with a revision, two blog
+    pages and one with the plain page type, one plain page, a redirect to the home page and
+    one to a blog page."""
+    write_files(generated_root, PAGE_TREE)
+    with installed("pagetree", "blog"):
+        call_command("migrate", verbosity=0)
+        from blog.models import BlogPage
+        from pagetree.models import HomePage, Page, Redirect, Revision
+
+        ContentType.objects.clear_cache()
+        home = HomePage.objects.create(
+            title="Home",
+            headline="Welcome",
+            content_type=ContentType.objects.get_for_model(HomePage),
+        )
+        Revision.objects.create(page=home, note="first")
+        blog_type = ContentType.objects.get_for_model(BlogPage)
+        posts = [
+            BlogPage.objects.create(title=f"Post {n}", body="...", content_type=blog_type)
+            for n in (1, 2)
+        ]
+        page_type = ContentType.objects.get_for_model(Page)
+        Page.objects.create(title="About", content_type=page_type)
+        # Imported with the parent's content type: deleting blog's does not reach it.
+        BlogPage.objects.create(title="Imported post", body="...", content_type=page_type)
+        Redirect.objects.create(old_path="/old-home/", page=home)
+        Redirect.objects.create(old_path="/2019/post-1/", page=posts[0])
+        yield {"home": home, "posts": posts, "revision_model": Revision}
+
+
+# --------------------------------------------------------------------------- item 2: inheritance
+
+
+def column(state: Any, table: str, name: str) -> int:
+    return state.columns[table].index(name)
+
+
+@pytest.mark.parametrize("blog_installed", [True, False])
+def test_a_page_type_subclassing_another_apps_page_is_removed_with_its_parent_rows(
+    page_tree, blog_installed
+):
+    """The content-type cascade reaches the parent rows (pagetree.Page rows of blog pages)
+    and what refers to them, through the parent's own relations; rows of the parent table
+    whose child rows go are counted, deleted or staying."""
+    before = database_state()
+    page_ids = {p.pk for p in page_tree["posts"]}
+    files = "" if blog_installed else f" {FILES}"
+
+    if blog_installed:
+        out, err, code = remove("blog")
+    else:
+        with uninstalled("blog"):
+            out, err, code = remove("blog")
+
+    assert (err, code) == ("", 0)
+    assert (
+        "Tables to drop, referencing tables first (1 table, 3 rows):\n"
+        f"  blog_blogpage  3 rows  blog: model blog.BlogPage{files}\n"
+        "Rows of tables that stay whose child rows go (multi-table inheritance):\n"
+        "  3 rows of pagetree_page (pagetree.Page), parents of the rows of blog_blogpage: 2 "
+        "deleted with the content types, 1 stays without its child row\n"
+    ) in out
+    assert (
+        "Content types to delete (1):\n"
+        "  blog.blogpage\n"
+        "  Deleted with them: 4 permissions (auth.Permission)\n"
+    ) in out
+    assert (
+        "  Deleted with them: 2 pages (pagetree.Page)\n"
+        "  Deleted with them: 0 home pages (pagetree.HomePage)\n"
+        "  Deleted with them: 1 redirect (pagetree.Redirect)\n"
+        "Steps:\n"
+    ) in out
+    expected = without_apps(before, {"blog"}, {"blog_blogpage"})
+    page_id = column(before, "pagetree_page", "id")
+    expected["pagetree_page"] = [r for r in expected["pagetree_page"] if r[page_id] not in page_ids]
+    redirect_page = column(before, "pagetree_redirect", "page_id")
+    expected["pagetree_redirect"] = [
+        r for r in expected["pagetree_redirect"] if r[redirect_page] not in page_ids
+    ]
+    after = database_state()
+    assert set(after.schema.tables) == set(before.schema.tables) - {"blog_blogpage"}
+    assert after.rows == expected
+    # What stays: the home page (and its own table's row), the plain page, the imported post's
+    # parent row, the home page's revision and redirect.
+    titles = sorted(r[column(after, "pagetree_page", "title")] for r in after.rows["pagetree_page"])
+    assert titles == ["About", "Home", "Imported post"]
+    assert len(after.rows["pagetree_homepage"]) == 1
+    assert len(after.rows["pagetree_revision"]) == 1
+    assert len(after.rows["pagetree_redirect"]) == 1
+
+
+def test_a_parent_app_that_protects_the_parent_rows_is_a_refusal(page_tree):
+    page_tree["revision_model"].objects.create(page=page_tree["posts"][1], note="draft")
+    before = database_state()
+
+    out, err, code = remove("blog")
+
+    assert code == 2
+    assert err == (
+        "Refusing to remove 'blog' from database 'default'; nothing was changed.\n"
+        "- Rows that protect the content types of these apps from deletion: 1 pagetree.Revision "
+        "(pagetree_revision.page_id). Delete them, or change their on_delete, first."
+    )
+    assert "  Protected by: 1 revision (pagetree.Revision)\n" in out
+    assert database_state() == before

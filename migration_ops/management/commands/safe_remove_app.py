@@ -11,6 +11,7 @@ from migration_ops.exceptions import MigrationOpsError
 from migration_ops.services.common import lock_database
 from migration_ops.services.removal import (
     STRATEGIES,
+    ParentRows,
     RemovalInterrupted,
     RemovalPlan,
     RemovalResult,
@@ -179,6 +180,16 @@ class Command(BaseCommand):
             )
         if not plan.tables:
             write("  None.")
+        if plan.parent_rows:
+            write(
+                heading("Rows of tables that stay whose child rows go (multi-table inheritance):")
+            )
+            for parents in plan.parent_rows:
+                model = f" ({parents.model})" if parents.model else ""
+                write(
+                    f"  {count(parents.rows, 'row')} of {parents.table}{model}, parents of the "
+                    f"rows of {parents.child_table}: {parent_rows_fate(parents)}"
+                )
 
         write(heading("Foreign keys into these tables from tables that stay:"))
         for constraint in plan.incoming:
@@ -282,6 +293,21 @@ def _labels(labels: tuple[str, ...]) -> str:
     return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
 
 
+def parent_rows_fate(parents: ParentRows) -> str:
+    """What becomes of parent rows: "deleted with the content types", "it stays, without
+    its child row", "2 deleted with the content types, 1 stays without its child row"."""
+    one = parents.orphaned == 1
+    without = "its child row" if one else "their child rows"
+    if not parents.orphaned:
+        return "deleted with the content types"
+    if not parents.deleted:
+        return f"{'it stays' if one else 'they stay'}, without {without}"
+    return (
+        f"{parents.deleted} deleted with the content types, {parents.orphaned} "
+        f"{'stays' if one else 'stay'} without {without}"
+    )
+
+
 def to_json(
     plan: RemovalPlan,
     *,
@@ -359,6 +385,17 @@ def to_json(
                 "protected": c.protected,
             }
             for c in plan.cascades
+        ],
+        "parent_rows": [
+            {
+                "table": p.table,
+                "model": p.model,
+                "child_table": p.child_table,
+                "column": p.column,
+                "rows": p.rows,
+                "deleted": p.deleted,
+            }
+            for p in plan.parent_rows
         ],
         "steps": [{"kind": s.kind, "description": s.description} for s in plan.steps],
         "refusals": list(plan.refusals),

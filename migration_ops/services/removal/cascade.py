@@ -11,9 +11,7 @@ from django.apps import apps as global_apps
 from django.db import models, router
 
 from migration_ops.core.schema import Schema
-from migration_ops.services.removal.plan import (
-    Cascade,
-)
+from migration_ops.services.removal.plan import Cascade
 
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
@@ -82,7 +80,9 @@ def _walk(
 ) -> None:
     quote = connection.ops.quote_name
     seen = seen | {parent}
-    for relation in parent._meta.get_fields(include_hidden=True):
+    # Relations to this model only: for a child of multi-table inheritance, the relations it
+    # inherits point at its parent's table, whose rows the walk reaches from the parent.
+    for relation in parent._meta.get_fields(include_parents=False, include_hidden=True):
         if not (relation.auto_created and not relation.concrete):
             continue
         if not (relation.one_to_many or relation.one_to_one):

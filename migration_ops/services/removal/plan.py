@@ -131,6 +131,23 @@ class Cascade:
 
 
 @dataclass(frozen=True)
+class ParentRows:
+    """Rows of a table that stays whose child rows, in a table to drop, go (multi-table
+    inheritance: a model of a removed app subclasses a concrete model of an app that stays)."""
+
+    table: str  # "pagetree_page"
+    model: str | None  # "pagetree.Page", when an app owns the table
+    child_table: str  # "blog_blogpage"
+    column: str  # the child's parent link column: "page_ptr_id"
+    rows: int  # rows of ``table`` that have a child row in ``child_table``
+    deleted: int  # of those, rows that deleting the content types deletes
+
+    @property
+    def orphaned(self) -> int:
+        return self.rows - self.deleted
+
+
+@dataclass(frozen=True)
 class Step:
     kind: str
     description: str  # imperative: "Drop table legacy_tag"
@@ -160,6 +177,7 @@ class RemovalPlan:
     migration_rows: tuple[str, ...]  # "app.name" rows of django_migrations to delete
     content_types: tuple[str, ...]  # "app_label.model"
     cascades: tuple[Cascade, ...]
+    parent_rows: tuple[ParentRows, ...]
     steps: tuple[Step, ...]
     refusals: tuple[str, ...]
     backup_dir: str | None

@@ -19,6 +19,7 @@ from migration_ops.services.removal.footprint import (
     incoming_constraints,
     recorded_migrations,
 )
+from migration_ops.services.removal.inheritance import parent_rows
 from migration_ops.services.removal.plan import (
     STRATEGIES,
     PlannedTable,
@@ -86,6 +87,7 @@ def build_removal_plan(
     dependents = dependent_migrations(connection, removed)
     migration_rows = recorded_migrations(connection, live, removed)
     content_types, cascades = content_types_and_cascades(connection, live, removed, set(ordered))
+    parents = parent_rows(connection, live, ownership, ordered, cascades)
 
     migrate_blocker, unapply = reverse_migrations(connection, apps, ordered, removed)
     chosen = "drop" if strategy == "drop" or (strategy == "auto" and migrate_blocker) else "migrate"
@@ -129,6 +131,7 @@ def build_removal_plan(
         migration_rows=migration_rows,
         content_types=content_types,
         cascades=cascades,
+        parent_rows=parents,
         steps=steps,
         refusals=refusals,
         backup_dir=None if backup_dir is None else str(backup_dir),
