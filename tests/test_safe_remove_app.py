@@ -1067,6 +1067,7 @@ def test_json_document(scenario_data):
         "migration_rows",
         "content_types",
         "cascades",
+        "parent_rows",
         "steps",
         "refusals",
         "sql",
@@ -1107,6 +1108,7 @@ def test_json_document(scenario_data):
         "rows": 2,
         "protected": False,
     }
+    assert document["parent_rows"] == []
     assert len(document["steps"]) == 11
     assert (document["dry_run"], document["completed"], document["done"]) == (True, False, [])
     assert document["refusals"] == []

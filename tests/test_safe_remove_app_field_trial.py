@@ -9,6 +9,7 @@ Apps that only these tests need are generated into ``tmp_path`` (module-scoped),
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -380,6 +381,17 @@ def test_a_page_type_subclassing_another_apps_page_is_removed_with_its_parent_ro
     files = "" if blog_installed else f" {FILES}"
 
     if blog_installed:
+        document = json.loads(remove("blog", format="json", dry_run=True)[0])
+        assert document["parent_rows"] == [
+            {
+                "table": "pagetree_page",
+                "model": "pagetree.Page",
+                "child_table": "blog_blogpage",
+                "column": "page_ptr_id",
+                "rows": 3,
+                "deleted": 2,
+            }
+        ]
         out, err, code = remove("blog")
     else:
         with uninstalled("blog"):
