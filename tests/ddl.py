@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import django
 from django.apps import apps
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -172,7 +171,6 @@ SPECIMEN_TABLE = "mo_specimen"
 def specimen_state() -> ProjectState:
     """The current project state plus ``library.Specimen``: one column of (nearly) every
     field type, the kinds of keys Django creates, and an auto-created M2M table."""
-    check_kwarg = "condition" if django.VERSION >= (5, 1) else "check"
     state = ProjectState.from_apps(apps)
     state.add_model(
         ModelState(
@@ -218,9 +216,7 @@ def specimen_state() -> ProjectState:
                 "indexes": [models.Index(fields=["hardcover", "-price"], name="mo_hc_price")],
                 "constraints": [
                     models.UniqueConstraint(fields=["slug", "number"], name="mo_slug_number"),
-                    models.CheckConstraint(
-                        **{check_kwarg: models.Q(price__gte=0)}, name="mo_price_gte_0"
-                    ),
+                    models.CheckConstraint(condition=models.Q(price__gte=0), name="mo_price_gte_0"),
                 ],
             },
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import django
 import pytest
 from django.db import connection, connections, models
 from django.db.migrations.loader import MigrationLoader
@@ -69,8 +68,8 @@ def edge_cases() -> ProjectState:
             ],
             options={
                 "unique_together": {("label", "editor")},
-                # Deprecated before 5.1 (a warning, an error here); kept by states since.
-                "index_together": {("code", "label")} if django.VERSION >= (5, 1) else set(),
+                # Removed from models in Django 5.1, still kept by migration states.
+                "index_together": {("code", "label")},
                 "order_with_respect_to": "editor",
             },
             bases=("library.book",),
@@ -104,8 +103,7 @@ def test_edge_cases(alias):
         *("book_ptr_id", "code", "edition_label", "editor_ref", "sequel_id", "_order"),
     )
     assert ("edition_label", "editor_ref") in edition.uniques
-    if django.VERSION >= (5, 1):
-        assert ("code", "edition_label") in edition.indexes
+    assert ("code", "edition_label") in edition.indexes
     assert {"library_edition_related", "library_edition_authors", "mo_readers"} <= set(ours.tables)
     assert ours.tables["library_edition_related"].column_names == (
         *("id", "from_edition_id", "to_edition_id"),

@@ -1,8 +1,4 @@
-import django
 from django.db import models
-
-# CheckConstraint's keyword was renamed in Django 5.1; the scenario runs on 4.2 too.
-_CHECK_KWARG = "condition" if django.VERSION >= (5, 1) else "check"
 
 
 class Author(models.Model):
@@ -24,7 +20,7 @@ class Book(models.Model):
         indexes = [models.Index(fields=["published", "title"], name="library_book_pub_title")]
         constraints = [
             models.CheckConstraint(
-                **{_CHECK_KWARG: models.Q(pages__lt=100000)}, name="library_book_pages_sane"
+                condition=models.Q(pages__lt=100000), name="library_book_pages_sane"
             )
         ]
 

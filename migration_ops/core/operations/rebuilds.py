@@ -7,6 +7,7 @@ from typing import Any
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, UniqueConstraint
 
+from migration_ops import compat
 from migration_ops.core.operations.effects import Effect, EffectKind
 
 
@@ -41,7 +42,7 @@ def rebuilds_for(effect: Effect, connection: BaseDatabaseWrapper) -> bool:
     if kind is EffectKind.DROP_COLUMN and effect.old is not None:
         f = effect.old
         return not (
-            connection.features.can_alter_table_drop_column
+            compat.sqlite_can_drop_column(connection)
             and not f.primary_key
             and not f.unique
             and not f.db_index
