@@ -597,12 +597,12 @@ LEGACY_REFUSAL = (
     "Refusing to remove 'legacy' from database 'default'; nothing was changed.\n"
     "- Models of installed apps that stay refer to models of 'legacy': shop.Order.customer -> "
     "legacy.Customer. Their code would break: remove those fields (and migrate) first, or "
-    "remove these apps in the same run: safe_remove_app legacy shop.\n"
+    "remove these apps in the same run: safe_remove_app legacy shop shop_reports.\n"
     "- Migrations of apps that stay depend on migrations of 'legacy': shop.0002_order_customer "
     "on legacy.0004_customer_email. `migrate legacy zero` would unapply them, and without "
     "'legacy' their migration graph cannot be built: edit those dependencies out of their "
     "migration files first, or remove these apps in the same run: safe_remove_app legacy "
-    "shop.\n"
+    "shop shop_reports.\n"
     "- Tables that stay have foreign keys into tables to drop: shop_order.customer_id -> "
     "old_customer_records.id (app 'shop'). Pass --drop-incoming-constraints to drop these "
     "constraints and keep those tables, or remove the apps that own them in the same run."
@@ -1067,6 +1067,7 @@ def test_json_document(scenario_data):
         "migration_rows",
         "content_types",
         "cascades",
+        "remove_together",
         "parent_rows",
         "steps",
         "refusals",
@@ -1108,6 +1109,7 @@ def test_json_document(scenario_data):
         "rows": 2,
         "protected": False,
     }
+    assert document["remove_together"] == list(SCENARIO_APPS)
     assert document["parent_rows"] == []
     assert len(document["steps"]) == 11
     assert (document["dry_run"], document["completed"], document["done"]) == (True, False, [])

@@ -32,6 +32,7 @@ from migration_ops.management.commands import safe_remove_app as command
 from migration_ops.services.removal import RemovalInterrupted, build_removal_plan
 from tests.test_safe_remove_app import (  # noqa: F401 (fixtures)
     FILES,
+    SCENARIO_TABLES,
     assert_removed,
     database_state,
     remove,
@@ -448,4 +449,57 @@ def test_a_parent_app_that_protects_the_parent_rows_is_a_refusal(page_tree):
         "(pagetree_revision.page_id). Delete them, or change their on_delete, first."
     )
     assert "  Protected by: 1 revision (pagetree.Revision)\n" in out
+    assert database_state() == before
+
+
+# --------------------------------------------------------------------------- item 5: the whole set
+
+
+@pytest.mark.usefixtures("scenario_data")
+def test_a_refusal_suggests_every_app_to_remove_together_and_that_set_is_accepted():
+    """shop refers to legacy, shop_reports to shop: the suggestion is all three at once,
+    not shop first and shop_reports at the next refusal."""
+    before = database_state()
+
+    _, err, code = remove("legacy")
+
+    assert code == 2
+    assert err.count("or remove these apps in the same run: safe_remove_app legacy shop ") == 2
+    assert err.count("safe_remove_app legacy shop shop_reports.") == 2
+    assert json.loads(remove("legacy", format="json", dry_run=True)[0])["remove_together"] == [
+        "legacy",
+        "shop",
+        "shop_reports",
+    ]
+    assert database_state() == before
+
+    _, err, code = remove("legacy", "shop", "shop_reports")
+
+    assert (err, code) == ("", 0)
+    assert_removed(before, {"legacy", "shop", "shop_reports"}, SCENARIO_TABLES)
+
+
+@pytest.mark.usefixtures("scenario_data")
+def test_the_migrate_zero_in_a_refusal_names_the_given_labels_others_depend_on():
+    before = database_state()
+
+    _, err, code = remove("shop_reports", "legacy")
+
+    assert code == 2
+    assert err == (
+        "Refusing to remove 'shop_reports' and 'legacy' from database 'default'; nothing was "
+        "changed.\n"
+        "- Models of installed apps that stay refer to models of 'shop_reports' and 'legacy': "
+        "shop.Order.customer -> legacy.Customer. Their code would break: remove those fields "
+        "(and migrate) first, or remove these apps in the same run: safe_remove_app "
+        "shop_reports legacy shop.\n"
+        "- Migrations of apps that stay depend on migrations of 'shop_reports' and 'legacy': "
+        "shop.0002_order_customer on legacy.0004_customer_email. `migrate legacy zero` would "
+        "unapply them, and without 'shop_reports' and 'legacy' their migration graph cannot be "
+        "built: edit those dependencies out of their migration files first, or remove these "
+        "apps in the same run: safe_remove_app shop_reports legacy shop.\n"
+        "- Tables that stay have foreign keys into tables to drop: shop_order.customer_id -> "
+        "old_customer_records.id (app 'shop'). Pass --drop-incoming-constraints to drop these "
+        "constraints and keep those tables, or remove the apps that own them in the same run."
+    )
     assert database_state() == before

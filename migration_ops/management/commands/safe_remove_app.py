@@ -386,6 +386,7 @@ def to_json(
             }
             for c in plan.cascades
         ],
+        "remove_together": list(plan.remove_together),
         "parent_rows": [
             {
                 "table": p.table,

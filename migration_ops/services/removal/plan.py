@@ -178,6 +178,9 @@ class RemovalPlan:
     content_types: tuple[str, ...]  # "app_label.model"
     cascades: tuple[Cascade, ...]
     parent_rows: tuple[ParentRows, ...]
+    # The labels and every app that would have to be removed with them (code, migrations,
+    # foreign keys), transitively; the labels alone when nothing else refers to them.
+    remove_together: tuple[str, ...]
     steps: tuple[Step, ...]
     refusals: tuple[str, ...]
     backup_dir: str | None

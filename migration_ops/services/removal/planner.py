@@ -25,7 +25,11 @@ from migration_ops.services.removal.plan import (
     PlannedTable,
     RemovalPlan,
 )
-from migration_ops.services.removal.references import code_references, dependent_migrations
+from migration_ops.services.removal.references import (
+    code_references,
+    dependent_migrations,
+    remove_together,
+)
 from migration_ops.services.removal.refusals import plan_refusals
 from migration_ops.services.removal.reverse import reverse_migrations
 from migration_ops.services.removal.steps import plan_steps
@@ -91,8 +95,10 @@ def build_removal_plan(
 
     migrate_blocker, unapply = reverse_migrations(connection, apps, ordered, removed)
     chosen = "drop" if strategy == "drop" or (strategy == "auto" and migrate_blocker) else "migrate"
+    together = remove_together(labels, connection, live, ownership)
     refusals = plan_refusals(
         labels=labels,
+        together=together,
         migrate_blocker=migrate_blocker if strategy == "migrate" else None,
         references=references,
         dependents=dependents,
@@ -132,6 +138,7 @@ def build_removal_plan(
         content_types=content_types,
         cascades=cascades,
         parent_rows=parents,
+        remove_together=together,
         steps=steps,
         refusals=refusals,
         backup_dir=None if backup_dir is None else str(backup_dir),

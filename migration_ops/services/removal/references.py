@@ -4,19 +4,21 @@ other apps.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps as global_apps
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
-from migration_ops.services.removal.plan import (
-    CodeReference,
-    DependentMigration,
-)
+from migration_ops.services.removal.plan import CodeReference, DependentMigration
 
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.migrations.migration import Migration
+
+    from migration_ops.core.ownership import Ownership
+    from migration_ops.core.schema import Schema
 
 
 def code_references(removed: set[str]) -> tuple[CodeReference, ...]:
@@ -57,12 +59,51 @@ def dependent_migrations(
 ) -> tuple[DependentMigration, ...]:
     """Migration files of other apps that declare a dependency on a removed app: read from
     disk, so that it works whether or not the removed apps are installed."""
+    return _dependents(*_disk_migrations(connection), removed)
+
+
+def remove_together(
+    labels: Sequence[str],
+    connection: BaseDatabaseWrapper,
+    live: Schema,
+    ownership: Ownership,
+) -> tuple[str, ...]:
+    """``labels`` and every app that would have to go with them: apps whose models refer to
+    their models, whose migrations depend on theirs, or whose tables have foreign keys into
+    theirs, and so on until nothing outside the set refers to it. The given labels first, in
+    their order, then the others sorted."""
+    disk, applied = _disk_migrations(connection)
+    together = set(labels)
+    while True:
+        more = {r.model.partition(".")[0] for r in code_references(together)}
+        more |= {d.migration.partition(".")[0] for d in _dependents(disk, applied, together)}
+        for label in together:
+            for table in ownership.tables_of(label):
+                for incoming in live.incoming_foreign_keys(table):
+                    owner = ownership.owners[incoming.from_table].app_label
+                    if owner is not None:
+                        more.add(owner)
+        if more <= together:
+            return (*labels, *sorted(together - set(labels)))
+        together |= more
+
+
+def _disk_migrations(
+    connection: BaseDatabaseWrapper,
+) -> tuple[dict[tuple[str, str], Migration], set[tuple[str, str]]]:
+    """The migration files of the installed apps, and the applied migrations."""
     loader = MigrationLoader(connection, load=False)
     loader.load_disk()
     recorder = MigrationRecorder(connection)
     applied = set(recorder.applied_migrations()) if recorder.has_table() else set()
+    return loader.disk_migrations, applied
+
+
+def _dependents(
+    disk: dict[tuple[str, str], Migration], applied: set[tuple[str, str]], removed: set[str]
+) -> tuple[DependentMigration, ...]:
     found = []
-    for key, migration in sorted(loader.disk_migrations.items()):
+    for key, migration in sorted(disk.items()):
         depends_on = tuple(
             f"{app}.{name}"
             for app, name in migration.dependencies

@@ -14,7 +14,7 @@ from migration_ops.services.removal.plan import (
     IncomingConstraint,
     RemovalPlan,
 )
-from migration_ops.services.removal.wording import quoted
+from migration_ops.services.removal.wording import join, quoted
 from migration_ops.text import count
 
 
@@ -29,6 +29,7 @@ class RemovalRefused(MigrationOpsError):
 def plan_refusals(
     *,
     labels: tuple[str, ...],
+    together: tuple[str, ...],
     migrate_blocker: str | None,
     references: Sequence[CodeReference],
     dependents: Sequence[DependentMigration],
@@ -40,7 +41,8 @@ def plan_refusals(
     """Why the removal cannot go ahead, one sentence (or a few) each saying what to do.
 
     ``migrate_blocker`` only when ``--strategy migrate`` was asked for;
-    ``incoming_problems`` only with ``--drop-incoming-constraints``.
+    ``incoming_problems`` only with ``--drop-incoming-constraints``; ``together``: the
+    labels and every app that would have to go with them.
     """
     refusals: list[str] = []
     if migrate_blocker:
@@ -48,24 +50,25 @@ def plan_refusals(
             f"--strategy migrate cannot remove {quoted(labels)}: {migrate_blocker}. Use "
             "--strategy drop (or auto, the default, which falls back to it)."
         )
+    # The whole set at once: suggesting only the apps that refer directly would be refused
+    # again for the apps that refer to those.
+    same_run = f"remove these apps in the same run: safe_remove_app {' '.join(together)}."
     if references:
-        involved = sorted({r.model.partition(".")[0] for r in references})
         refusals.append(
             f"Models of installed apps that stay refer to models of {quoted(labels)}: "
             f"{'; '.join(f'{r.model}.{r.field} -> {r.target}' for r in references)}. Their "
-            "code would break: remove those fields (and migrate) first, or remove these apps "
-            f"in the same run: safe_remove_app {' '.join([*labels, *involved])}."
+            f"code would break: remove those fields (and migrate) first, or {same_run}"
         )
     kept_dependents = [d for d in dependents if not d.removed]
     if kept_dependents:
-        involved = sorted({d.migration.partition(".")[0] for d in kept_dependents})
         listed = "; ".join(f"{d.migration} on {', '.join(d.depends_on)}" for d in kept_dependents)
+        depended = {dep.partition(".")[0] for d in kept_dependents for dep in d.depends_on}
+        zero = join([f"`migrate {label} zero`" for label in labels if label in depended])
         refusals.append(
             f"Migrations of apps that stay depend on migrations of {quoted(labels)}: {listed}. "
-            f"`migrate {labels[0]} zero` would unapply them, and without "
-            f"{quoted(labels)} their migration graph cannot be built: edit those "
-            "dependencies out of their migration files first, or remove these apps in the "
-            f"same run: safe_remove_app {' '.join([*labels, *involved])}."
+            f"{zero} would unapply them, and without {quoted(labels)} their migration graph "
+            "cannot be built: edit those dependencies out of their migration files first, or "
+            f"{same_run}"
         )
     if incoming and incoming_problems is None:
         refusals.append(
