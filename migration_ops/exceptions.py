@@ -73,3 +73,8 @@ class IsolationUnavailable(MigrationOpsError):
 
 class BadBaseline(MigrationOpsError):
     """A ``plan_upgrade`` baseline file is missing, unreadable, or not a baseline."""
+
+
+class ResetInterrupted(MigrationOpsError):
+    """``reset_migrations`` was interrupted (Ctrl-C); the message says which consistent side
+    it left: complete, or undone."""

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS
 
-from migration_ops.exceptions import MigrationOpsError
+from migration_ops.exceptions import MigrationOpsError, ResetInterrupted
 from migration_ops.services.reset import (
     CLEAN_SLATE,
     DONE,
@@ -22,6 +22,7 @@ from migration_ops.services.reset import (
     ResetResult,
     apply_reset,
     plan_reset,
+    recover_interrupted_reset,
 )
 from migration_ops.text import count
 
@@ -109,6 +110,13 @@ class Command(BaseCommand):
                 self.stdout.write(self.style.HTTP_INFO(f"{message}..."))
 
         try:
+            recovery = recover_interrupted_reset(options["backup_dir"], dry_run=options["dry_run"])
+        except MigrationOpsError as exc:
+            raise CommandError(str(exc), returncode=2) from exc
+        if recovery is not None and verbosity >= 1 and not as_json:
+            self.stdout.write(recovery.message)
+
+        try:
             plan = plan_reset(
                 options["app_label"],
                 all_local=options["all_local"],
@@ -138,6 +146,8 @@ class Command(BaseCommand):
 
         try:
             result = apply_reset(plan, measure=options["measure"], progress=progress)
+        except ResetInterrupted as exc:
+            raise CommandError(str(exc), returncode=130) from exc
         except MigrationOpsError as exc:
             raise CommandError(str(exc), returncode=2) from exc
 

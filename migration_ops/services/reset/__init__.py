@@ -18,7 +18,7 @@ same command on another environment does, and why running it twice changes nothi
 
 Modules: :mod:`.plan` (the dataclasses), :mod:`.planner` (:func:`plan_reset`),
 :mod:`.preconditions`, :mod:`.regeneration`, :mod:`.apply` (:func:`apply_reset`),
-:mod:`.verification`, :mod:`.recording`, :mod:`.measurement`.
+:mod:`.verification`, :mod:`.recording`, :mod:`.measurement`, :mod:`.recovery`.
 """
 
 from migration_ops.services.reset.apply import apply_reset
@@ -39,6 +39,7 @@ from migration_ops.services.reset.plan import (
     ResetResult,
 )
 from migration_ops.services.reset.planner import plan_reset
+from migration_ops.services.reset.recovery import Recovery, recover_interrupted_reset
 
 __all__ = [
     "CLEAN_SLATE",
@@ -53,8 +54,10 @@ __all__ = [
     "DependentMigration",
     "Measurement",
     "NewMigration",
+    "Recovery",
     "ResetPlan",
     "ResetResult",
     "apply_reset",
     "plan_reset",
+    "recover_interrupted_reset",
 ]

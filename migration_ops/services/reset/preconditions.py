@@ -138,7 +138,12 @@ def backup_folder(backup_dir: Path | None) -> tuple[Path, list[str]]:
         directory = backup_dir
     directory = directory.resolve()
     problems = []
-    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+    if directory.exists() and not directory.is_dir():
+        problems.append(
+            f"The backup path {directory} is a file, not a folder; pass a folder that does "
+            "not exist yet, or an empty one, to --backup-dir."
+        )
+    elif directory.exists() and any(directory.iterdir()):
         problems.append(
             f"The backup folder {directory} already exists and is not empty; pass "
             "another --backup-dir."
