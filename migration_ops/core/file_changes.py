@@ -220,6 +220,16 @@ def find_manifests(directories: Iterable[Path], backup_dir: Path | None = None) 
     return list(dict.fromkeys(found))
 
 
+def discard_unwritten_manifest(backup_dir: Path) -> None:
+    """Remove the temporary manifest of a run killed before it wrote its manifest (nothing
+    else was changed then), and the backup folder if that leaves it empty."""
+    temporary = _temporary(backup_dir / MANIFEST)
+    if temporary.is_file() and not (backup_dir / MANIFEST).exists():
+        temporary.unlink()
+        with suppress(OSError):
+            backup_dir.rmdir()
+
+
 def stale_markers(directories: Iterable[Path]) -> list[Path]:
     """Markers whose manifest is gone (a run interrupted while finishing)."""
     stale = []
@@ -298,6 +308,7 @@ __all__ = [
     "Move",
     "Rewrite",
     "Write",
+    "discard_unwritten_manifest",
     "find_manifests",
     "forget_modules",
     "stale_markers",

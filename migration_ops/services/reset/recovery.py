@@ -19,6 +19,7 @@ from django.apps import apps as global_apps
 from migration_ops.core.file_changes import (
     JournaledChanges,
     JournalError,
+    discard_unwritten_manifest,
     find_manifests,
     forget_modules,
     stale_markers,
@@ -83,6 +84,9 @@ def recover_interrupted_reset(
         if not dry_run:
             for marker in stale_markers(directories):
                 marker.unlink(missing_ok=True)  # a run killed while finishing
+            if backup_dir is not None:
+                # A run killed while writing its manifest: nothing else was changed.
+                discard_unwritten_manifest(Path(backup_dir).resolve())
         return None
     if len(manifests) > 1:
         raise ResetRefused(
