@@ -166,15 +166,23 @@ def test_backup_dir_that_is_a_file(project: Project):
 # --------------------------------------------------------------------------- SIGKILL anywhere
 
 
-def run_killed(args: tuple[str, ...], backup: Path, kill_at: int | None) -> tuple[int, int]:
-    """Run ``reset_migrations *args`` in a forked child that SIGKILLs itself just before its
-    ``kill_at``-th write event (file operation or commit); return (events seen, signal)."""
+def run_killed(
+    args: tuple[str, ...],
+    backup: Path,
+    kill_at: int | None,
+    signum: int = signal.SIGKILL,
+    options: dict[str, Any] | None = None,
+) -> tuple[int, int]:
+    """Run ``reset_migrations *args`` in a forked child that sends itself ``signum`` just
+    before its ``kill_at``-th write event (file operation or commit); return (events seen,
+    the signal that ended it, or minus the exit code: -130 for a handled Ctrl-C)."""
     connections.close_all()  # the child opens its own sessions
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         code = 1
         try:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
             os.close(read)
             seen = [0]
 
@@ -182,7 +190,7 @@ def run_killed(args: tuple[str, ...], backup: Path, kill_at: int | None) -> tupl
                 seen[0] += 1
                 os.write(write, b".")
                 if seen[0] == kill_at:
-                    os.kill(os.getpid(), signal.SIGKILL)
+                    os.kill(os.getpid(), signum)
 
             def hooked(original: Callable) -> Callable:
                 def call(*a: Any, **k: Any) -> Any:
@@ -211,15 +219,23 @@ def run_killed(args: tuple[str, ...], backup: Path, kill_at: int | None) -> tupl
             BaseDatabaseWrapper.commit = commit  # type: ignore[method-assign]
             from io import StringIO
 
-            call_command(
-                "reset_migrations",
-                *args,
-                interactive=False,
-                backup_dir=str(backup),
-                stdout=StringIO(),
-                stderr=StringIO(),
-            )
-            code = 0
+            from django.core.management import CommandError
+
+            try:
+                call_command(
+                    "reset_migrations",
+                    *args,
+                    interactive=False,
+                    backup_dir=str(backup),
+                    stdout=StringIO(),
+                    stderr=StringIO(),
+                    **(options or {}),
+                )
+                code = 0
+            except CommandError as exc:
+                code = exc.returncode
+            except BaseException:
+                code = 99  # what would be a traceback
         finally:
             os._exit(code)
     os.close(write)
@@ -249,8 +265,12 @@ def fresh_imports(project: Project) -> None:
     importlib.invalidate_caches()
 
 
-@pytest.mark.parametrize("mode", ["replace", "clean-slate"])
-def test_killed_at_every_event_the_same_command_finishes_the_reset(project: Project, mode):
+@pytest.mark.parametrize(
+    ("mode", "signum"),
+    [("replace", signal.SIGKILL), ("clean-slate", signal.SIGKILL), ("clean-slate", signal.SIGINT)],
+    ids=["replace-SIGKILL", "clean-slate-SIGKILL", "clean-slate-SIGINT"],
+)
+def test_killed_at_every_event_the_same_command_finishes_the_reset(project: Project, mode, signum):
     args = ("journal", "--mode", mode)
     pristine = project.root.parent / "pristine"
     shutil.copytree(project.root, pristine, ignore=shutil.ignore_patterns("__pycache__"))
@@ -273,8 +293,11 @@ def test_killed_at_every_event_the_same_command_finishes_the_reset(project: Proj
     outcomes: dict[str, int] = {}
     for at in range(1, total + 1):
         start_over()
-        _, ended = run_killed(args, project.backup, at)
-        assert ended == signal.SIGKILL, f"event {at}: the child was not killed"
+        _, ended = run_killed(args, project.backup, at, signum)
+        if signum == signal.SIGKILL:
+            assert ended == signal.SIGKILL, f"event {at}: the child was not killed"
+        else:  # a Ctrl-C: stopped with exit 130 and a message, never a traceback
+            assert ended == -130, f"event {at}: the child ended with {ended}"
         fresh_imports(project)
         out, err, code = reset(project, *args)
         assert (err, code) == ("", 0), f"event {at}: {out}"
@@ -293,7 +316,43 @@ def test_killed_at_every_event_the_same_command_finishes_the_reset(project: Proj
         assert migrate_plan() == NO_PLAN
         out, err, code = reset(project, *args)
         assert (err, code, out.splitlines()[-1]) == ("", 0, "Nothing to do."), f"event {at}"
-    print(f"reset_migrations --mode {mode}: {total} kill points, outcomes {outcomes}")
-    # Each side is reached: kills before the journal, during the moves, after the commit.
-    assert set(outcomes) == {"not started", "rolled back", "completed"}, outcomes
+    name = signal.Signals(signum).name
+    print(f"reset_migrations --mode {mode}, {name}: {total} points, outcomes {outcomes}")
+    # Each side is reached: kills before the journal, during the moves, after the commit (a
+    # Ctrl-C undoes the files itself, so its re-runs find no journal to roll back).
+    sides = {"not started", "rolled back", "completed"}
+    if signum == signal.SIGINT:
+        sides = {"not started", "completed"}
+    assert set(outcomes) == sides, outcomes
     assert sum(outcomes.values()) == total
+
+
+def test_dry_run_after_a_kill_says_what_a_run_would_do(project: Project):
+    args = ("journal", "--mode", "clean-slate")
+    # Killed between the first and the second move of an old file.
+    _, ended = run_killed(args, project.backup, 10)
+    assert ended == signal.SIGKILL
+    assert len(project.files("journal")) == len(JOURNAL_OLD) - 1
+    fresh_imports(project)
+    state, rows = files_state(project), all_rows("default")
+    manifest = project.backup.resolve() / "reset-manifest.json"
+
+    out, err, code = reset(project, *args, dry_run=True)
+    assert (out, code) == ("", 2)
+    assert err == (
+        f"An interrupted reset of journal left its journal {manifest}; its new migrations are "
+        "not recorded: a run rolls its file changes back, then plans again. Dry run: nothing "
+        "was changed."
+    )
+    assert (files_state(project), all_rows("default")) == (state, rows)
+
+    out, err, code = reset(project, *args)
+    assert (err, code) == ("", 0)
+    assert out.splitlines()[0] == (
+        f"Found an interrupted reset of journal (journal {manifest}): its new migrations are "
+        "not recorded on database 'default', so it was rolled back: 14 file changes undone, "
+        "the old migration files are back in place."
+    )
+    assert project.files("journal") == ["0001_reset.py"]
+    assert app_rows("default", "journal") == ["0001_reset"]
+    assert leftovers(project) == []

@@ -102,7 +102,16 @@ def apply_reset(
                 raise
             raise failure from exc
         if plan.writes_files:
-            changes.finish()
+            try:
+                changes.finish()
+            except BaseException as exc:
+                # Recorded: the reset is complete whatever happens to its journal now.
+                error = ResetInterrupted if _interrupted(exc) else ResetFailed
+                raise error(
+                    f"Interrupted ({_describe(exc)}) after the new migrations were recorded: "
+                    "the reset is complete. Run the same command again to remove its journal "
+                    f"{changes.manifest}."
+                ) from exc
 
     measured = None
     if before is not None and after is not None:
