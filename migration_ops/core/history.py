@@ -27,6 +27,7 @@ from django.db.migrations.migration import Migration
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState
 
+from migration_ops import compat
 from migration_ops.core.states import state_after
 from migration_ops.core.tables import auto_m2m_tables, can_migrate, db_table
 from migration_ops.exceptions import BrokenMigrationGraph, UnknownApp, UnknownMigration
@@ -162,9 +163,10 @@ def resolve_targets(
             f"Run `showmigrations {app_label}` to list its migrations."
         ) from exc
     target: MigrationKey = (app_label, migration.name)
-    # As ``migrate``: a partly applied squash is not in the graph; aim at the last
-    # migration it replaces instead.
-    if target not in loader.graph.nodes and target in loader.replacements:
+    # A partly applied squash is not in the graph: Django 5.2's ``migrate`` fails on it, so
+    # aim at the last migration it replaces; Django 6.0+ plans the squash itself.
+    missing = target not in loader.graph.nodes and target in loader.replacements
+    if missing and not compat.plan_replans_missing_targets():
         target = tuple(loader.replacements[target].replaces[-1])  # type: ignore[assignment]
     return [target]
 
@@ -447,8 +449,7 @@ def _inconsistent(
             if dependency in rows:
                 continue
             # An unrecorded squash whose replaced migrations are all recorded is applied.
-            squash = loader.replacements.get(dependency)
-            if squash is not None and all(tuple(k) in rows for k in squash.replaces):
+            if compat.all_replaced_applied(loader, dependency, rows):
                 continue
             found.append(InconsistentDependency(alias, key, dependency))
     return tuple(sorted(found, key=lambda item: (item.migration, item.dependency)))
@@ -458,8 +459,8 @@ def _partial_squashes(
     loader: MigrationLoader, rows: frozenset[MigrationKey], alias: str
 ) -> tuple[PartialSquash, ...]:
     found = []
-    for key, squash in sorted(loader.replacements.items()):
-        replaces = [tuple(k) for k in squash.replaces]
+    for key in sorted(loader.replacements):
+        replaces = compat.replaced_leaves(loader.disk_migrations, key)
         applied = tuple(k for k in replaces if k in rows)
         if applied and len(applied) < len(replaces):
             unapplied = tuple(k for k in replaces if k not in rows)

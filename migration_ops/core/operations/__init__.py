@@ -11,7 +11,9 @@ Decisions worth knowing:
 - ``destructive``: a table or column is dropped, a column is narrowed (shorter
   ``max_length``, fewer decimal digits, a smaller integer type, text to a bounded type),
   its type changes in a way not known to be widening, or a unique constraint is dropped
-  (the guarantee is lost, and re-adding it fails once duplicates exist).
+  (the guarantee is lost, and re-adding it fails once duplicates exist), or a foreign key
+  gains ``ON DELETE CASCADE`` in the database (Django 6.1's ``DB_CASCADE``); gaining
+  ``DB_SET_NULL``/``DB_SET_DEFAULT`` is ``data``, losing any of them breaks running code.
   Making a column NOT NULL is *not* destructive (no value is lost; the migration fails or
   fills in the default) but it *breaks running code*.
 - ``breaks-running-code``: the release still running during a rolling deploy queries the
@@ -21,7 +23,8 @@ Decisions worth knowing:
   unapplied later, backwards that unapplying it fails.
 - ``table-rebuild``: on backends whose schema editor copies a whole table for ALTERs it
   cannot do in place (SQLite's ``_remake_table``); the rules mirror that schema editor and
-  a test checks them against it.
+  a test checks them against it. A primary key whose column type changes is a rebuild on
+  every backend: the table and the foreign key columns to it are rewritten.
 - ``long-lock``: a change to an existing table whose size, given by the caller, exceeds
   the thresholds. Renames and drops of indexes or constraints are metadata-only and never
   count; table creation and removal neither.

@@ -10,9 +10,11 @@ from typing import Any
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations import operations as ops
 from django.db.migrations.operations.base import Operation
+from django.db.models import Field
 
+from migration_ops import compat
 from migration_ops.core.operations.effects import Effect, EffectKind
-from migration_ops.core.operations.narrowing import narrowing_reason
+from migration_ops.core.operations.narrowing import column_type, narrowing_reason
 from migration_ops.core.operations.rebuilds import has_db_default, rebuilds_for, rebuilds_tables
 
 TableSizes = Mapping[str, tuple[int | None, int | None]]  # table -> (rows, bytes)
@@ -134,6 +136,8 @@ def effect_findings(
                 f"Makes column {table}.{column} NOT NULL without a database default: the "
                 f"running release may still write NULL there.",
             )
+        found.extend(_primary_key_findings(table, column, old, new, connection))
+        found.extend(_on_delete_findings(table, column, old, new))
     elif kind is EffectKind.DROP_CONSTRAINT and effect.unique:
         add(
             Risk.DESTRUCTIVE,
@@ -141,7 +145,7 @@ def effect_findings(
             f"possible, and re-adding it then fails.",
         )
     rebuilt = rebuilds_tables(connection) and rebuilds_for(effect, connection)
-    if rebuilt:
+    if rebuilt and not any(f.risk is Risk.TABLE_REBUILD for f in found):
         add(
             Risk.TABLE_REBUILD,
             f"Rebuilds table {table} on this database: every row is copied into a new table.",
@@ -151,6 +155,64 @@ def effect_findings(
         if size:
             add(Risk.LONG_LOCK, f"Alters table {table} ({size}), which may lock it for long.")
     return found
+
+
+def _primary_key_findings(
+    table: str, column: str, old: Field, new: Field, connection: BaseDatabaseWrapper
+) -> list[RiskFinding]:
+    """A primary key whose column type changes (``AutoField`` to ``BigAutoField``, say):
+    the database rewrites the table, and the schema editor alters every foreign key column
+    that references it, in whichever app."""
+    if not (old.primary_key and new.primary_key):
+        return []
+    old_type, new_type = column_type(old, connection), column_type(new, connection)
+    if old_type is None or new_type is None or old_type == new_type:
+        return []
+    reason = (
+        f"Changes primary key {table}.{column} from {old_type} to {new_type}: every row of "
+        f"{table} is rewritten, and so is every foreign key column that references it, with "
+        f"those tables locked meanwhile."
+    )
+    if (old.get_internal_type(), new.get_internal_type()) == ("AutoField", "BigAutoField"):
+        reason += (
+            " Django 6.0 made BigAutoField the default DEFAULT_AUTO_FIELD: a project or app"
+            " that sets neither DEFAULT_AUTO_FIELD nor default_auto_field gets one such"
+            " migration per model."
+        )
+    return [RiskFinding(Risk.TABLE_REBUILD, reason, table)]
+
+
+def _on_delete_findings(table: str, column: str, old: Field, new: Field) -> list[RiskFinding]:
+    """A foreign key whose ``ON DELETE`` action moves into or out of the database
+    (Django 6.1's ``DB_CASCADE``, ``DB_SET_NULL``, ``DB_SET_DEFAULT``)."""
+    before, after = compat.db_on_delete(old), compat.db_on_delete(new)
+    if before == after:
+        return []
+    if after is None:
+        return [
+            RiskFinding(
+                Risk.BREAKS_RUNNING_CODE,
+                f"Removes ON DELETE {before} from foreign key {table}.{column}: the running "
+                f"release leaves that to the database, so its deletes of the rows it references "
+                f"fail.",
+                table,
+            )
+        ]
+    what = (
+        f"deletes the rows of {table}"
+        if after == "CASCADE"
+        else f"sets {table}.{column} to {'NULL' if after == 'SET NULL' else 'its default'}"
+    )
+    risk = Risk.DESTRUCTIVE if after == "CASCADE" else Risk.DATA
+    return [
+        RiskFinding(
+            risk,
+            f"Adds ON DELETE {after} to foreign key {table}.{column}: the database {what} "
+            f"when the row it references is deleted, by any client and without Django's "
+            f"signals.",
+            table,
+        )
+    ]
 
 
 # Changes that lock an existing table for as long as they take (renames and drops of

@@ -26,7 +26,7 @@ _WIDENING = {
 }
 
 
-def _db_type(f: Field, connection: BaseDatabaseWrapper) -> str | None:
+def column_type(f: Field, connection: BaseDatabaseWrapper) -> str | None:
     if f.is_relation:
         return None  # needs the rendered target; compared through deconstruct instead
     try:
@@ -39,7 +39,7 @@ def narrowing_reason(old: Field, new: Field, connection: BaseDatabaseWrapper) ->
     """Why altering ``old`` into ``new`` may lose values, or None."""
     if old.is_relation or new.is_relation:
         return None
-    old_type, new_type = _db_type(old, connection), _db_type(new, connection)
+    old_type, new_type = column_type(old, connection), column_type(new, connection)
     if old_type == new_type:
         return None
     old_kind, new_kind = old.get_internal_type(), new.get_internal_type()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from django.apps import apps as global_apps
 from django.db import models, router
 
+from migration_ops import compat
 from migration_ops.core.schema import Schema
 from migration_ops.services.removal.plan import Cascade
 
@@ -109,7 +110,7 @@ def _walk(
                 f"SELECT COUNT(*) FROM {quote(opts.db_table)} WHERE {child_where}", params
             )
             rows = int(cursor.fetchone()[0])
-        on_delete = relation.on_delete
+        on_delete = compat.python_on_delete(relation.on_delete)
         if on_delete is models.CASCADE:
             action = "delete"
         elif on_delete is models.SET_NULL:
