@@ -16,6 +16,9 @@ DEFAULTS: dict[str, Any] = {
     # indexes, from the catalogue) is classed "long-lock" by plan_upgrade.
     "LONG_LOCK_ROWS": 1_000_000,
     "LONG_LOCK_BYTES": 1024**3,
+    # plan_upgrade --rehearse: the scratch database's name on PostgreSQL/MySQL (default:
+    # the live name + "_rehearsal"), or its file on SQLite (default: in the temp directory).
+    "REHEARSAL_DATABASE_NAME": None,
 }
 
 
@@ -44,6 +47,11 @@ class Settings:
     @property
     def LONG_LOCK_BYTES(self) -> int:
         return int(self._get("LONG_LOCK_BYTES"))
+
+    @property
+    def REHEARSAL_DATABASE_NAME(self) -> str | None:
+        value = self._get("REHEARSAL_DATABASE_NAME")
+        return str(value) if value else None
 
     def is_ignored_table(self, table: str) -> bool:
         return any(fnmatchcase(table, pattern) for pattern in self.IGNORED_TABLES)

@@ -78,3 +78,7 @@ class BadBaseline(MigrationOpsError):
 class ResetInterrupted(MigrationOpsError):
     """``reset_migrations`` was interrupted (Ctrl-C); the message says which consistent side
     it left: complete, or undone."""
+
+
+class RehearsalRefused(MigrationOpsError):
+    """``plan_upgrade --rehearse`` cannot get a scratch database; nothing was created."""

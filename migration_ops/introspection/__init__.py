@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from migration_ops.exceptions import UnsupportedDatabase
 from migration_ops.introspection.base import Introspector
+from migration_ops.introspection.copying import StructureCopier
 from migration_ops.introspection.mysql import MySQLIntrospector
 from migration_ops.introspection.postgresql import PostgreSQLIntrospector
 from migration_ops.introspection.sqlite import SQLiteIntrospector
@@ -47,6 +48,23 @@ def snapshot(connection: BaseDatabaseWrapper, tables: Collection[str] | None = N
 __all__ = [
     "INTROSPECTORS",
     "Introspector",
+    "StructureCopier",
+    "get_copier",
     "get_introspector",
     "snapshot",
 ]
+
+
+def get_copier(live: BaseDatabaseWrapper, scratch: BaseDatabaseWrapper) -> StructureCopier:
+    """The structure copier from ``live`` to ``scratch`` (same vendor)."""
+    from migration_ops.introspection.copy_mysql import MySQLCopier
+    from migration_ops.introspection.copy_postgresql import PostgreSQLCopier
+    from migration_ops.introspection.copy_sqlite import SQLiteCopier
+
+    copiers: dict[str, type[StructureCopier]] = {
+        "sqlite": SQLiteCopier,
+        "mysql": MySQLCopier,
+        "postgresql": PostgreSQLCopier,
+    }
+    get_introspector(live)  # the same error as everywhere for an unsupported vendor
+    return copiers[live.vendor](live, scratch)

@@ -249,6 +249,17 @@ class Introspector:
         were inserted with explicit keys. Nothing to do where the counter follows by itself
         (MySQL's AUTO_INCREMENT, SQLite's AUTOINCREMENT)."""
 
+    # Scratch databases (plan_upgrade --rehearse) ---------------------------------------
+
+    def database_exists(self, name: str) -> bool:
+        """Whether a database ``name`` exists on this connection's server."""
+        return False
+
+    def missing_database_privileges(self, name: str) -> str | None:
+        """What this connection's user lacks to create and drop database ``name`` (None:
+        nothing). Read from the catalogue: nothing is tried."""
+        return None
+
     @contextmanager
     def lock(self, name: str) -> Iterator[None]:
         """Hold the advisory lock ``name`` on this database for the duration of the block.

@@ -194,6 +194,37 @@ class MySQLIntrospector(Introspector):
         quote = self.connection.ops.quote_name
         return [f"ALTER TABLE {quote(table)} DROP FOREIGN KEY {quote(foreign_key.name)}"]
 
+    def database_exists(self, name: str) -> bool:
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", [name]
+            )
+            return cursor.fetchone() is not None
+
+    def missing_database_privileges(self, name: str) -> str | None:
+        # Global grants, or grants on a database pattern that matches the name.
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT CURRENT_USER()")
+            (user,) = cursor.fetchone()
+            login, _, host = user.rpartition("@")
+            grantee = f"'{login}'@'{host}'"
+            cursor.execute(
+                "SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES"
+                " WHERE GRANTEE = %s AND PRIVILEGE_TYPE IN ('CREATE', 'DROP')"
+                " UNION SELECT PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES"
+                " WHERE GRANTEE = %s AND PRIVILEGE_TYPE IN ('CREATE', 'DROP')"
+                " AND %s LIKE TABLE_SCHEMA",
+                [grantee, grantee, name],
+            )
+            granted = {row[0] for row in cursor.fetchall()}
+        missing = sorted({"CREATE", "DROP"} - granted)
+        if not missing:
+            return None
+        return (
+            f"user {user} lacks {' and '.join(missing)} on {name!r} "
+            f"(GRANT {', '.join(missing)} ON `{name}`.* TO {grantee} gives it)"
+        )
+
     def _server_lock_name(self, name: str) -> str:
         # GET_LOCK names are server-wide and at most 64 characters: add the database.
         full = f"{name}:{self.connection.settings_dict['NAME']}"

@@ -185,6 +185,21 @@ class PostgreSQLIntrospector(Introspector):
                         [sequence],
                     )
 
+    def database_exists(self, name: str) -> bool:
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            return cursor.fetchone() is not None
+
+    def missing_database_privileges(self, name: str) -> str | None:
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT rolname, rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user"
+            )
+            role, allowed = cursor.fetchone()
+        if allowed:
+            return None
+        return f"role {role!r} has no CREATEDB attribute (ALTER ROLE {role} CREATEDB gives it)"
+
     @staticmethod
     def lock_key(name: str) -> int:
         """A stable signed 64-bit key for ``pg_try_advisory_lock`` (advisory locks are per

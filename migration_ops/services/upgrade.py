@@ -53,6 +53,7 @@ from migration_ops.text import count
 
 if TYPE_CHECKING:
     from migration_ops.core.sql import MigrationSQL, OperationSQL
+    from migration_ops.services.rehearsal import Rehearsal, RehearsalOptions
 
 Progress = Callable[[str], None]
 
@@ -115,6 +116,7 @@ class UpgradePlan:
     migrations: tuple[PlannedMigration, ...]
     findings: tuple[Finding, ...]
     rollback: tuple[RollbackHint, ...] = ()
+    rehearsal: Rehearsal | None = None  # with --rehearse
 
     @property
     def pending(self) -> bool:
@@ -136,11 +138,13 @@ def build_upgrade_plan(
     migration_name: str | None = None,
     *,
     sql: bool = False,
+    rehearse: RehearsalOptions | None = None,
     progress: Progress | None = None,
 ) -> UpgradePlan:
     """Plan ``migrate [app_label [migration_name]]`` on ``database`` and collect findings.
 
-    With ``sql``, every operation carries the SQL ``sqlmigrate`` would print for it.
+    With ``sql``, every operation carries the SQL ``sqlmigrate`` would print for it; with
+    ``rehearse``, the plan also runs on a scratch copy of the database (``rehearsal``).
     """
     report = progress or (lambda message: None)
     connection = get_connection(database)
@@ -226,13 +230,28 @@ def build_upgrade_plan(
             if d.table not in explained
         ),
     )
+    migrations = planned_migrations(executor, steps, risks, collected)
+    rehearsal = None
+    if rehearse is not None:
+        # Imported here: only --rehearse needs the executor machinery and the copiers.
+        from migration_ops.services.rehearsal import rehearse as run_rehearsal
+
+        operation_risks = {
+            (m.label, op.description): tuple(f.risk.value for f in op.risks)
+            for m in migrations
+            for op in m.operations
+        }
+        rehearsal = run_rehearsal(
+            connection, steps, live, rehearse, operation_risks=operation_risks, progress=report
+        )
     return UpgradePlan(
         database=database,
         vendor=connection.vendor,
         targets=tuple(targets),
-        migrations=planned_migrations(executor, steps, risks, collected),
+        migrations=migrations,
         findings=tuple(findings),
         rollback=rollback_hints(executor, steps),
+        rehearsal=rehearsal,
     )
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 import os
-from argparse import ArgumentParser
+from argparse import ArgumentParser, ArgumentTypeError
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,15 @@ from migration_ops.services.baseline import (
     read_baseline,
     write_baseline,
 )
+from migration_ops.management.rehearsal_output import rehearsal_json, rehearsal_text
+from migration_ops.services.rehearsal import RehearsalOptions
 from migration_ops.services.upgrade import PlannedMigration, UpgradePlan, build_upgrade_plan
 from migration_ops.text import count
 
 JSON_SCHEMA_VERSION = 1
-FAIL_ON_CHOICES = (*(risk.value for risk in Risk), "findings")
+FAIL_ON_CHOICES = (*(risk.value for risk in Risk), "findings", "rehearsal")
+# Options that only mean something with --rehearse.
+REHEARSAL_OPTIONS = ("rows", "rows_from", "round_trip", "scratch_database", "keep_scratch")
 
 
 class Command(BaseCommand):
@@ -88,10 +92,54 @@ class Command(BaseCommand):
             help="Record every current finding in the baseline FILE, then report as "
             "--baseline FILE would.",
         )
+        rehearsal = parser.add_argument_group("rehearsal")
+        rehearsal.add_argument(
+            "--rehearse",
+            action="store_true",
+            help="Run the plan with Django's executor on a scratch copy of the database's "
+            "structure (read from the live catalogue), recording and timing every statement. "
+            "The database itself is only read.",
+        )
+        rehearsal.add_argument(
+            "--rows",
+            type=_non_negative,
+            default=None,
+            metavar="N",
+            help="With --rehearse: copy up to N rows of every table (by primary key, keeping "
+            "foreign keys satisfied), and project the operations' durations to the live sizes.",
+        )
+        rehearsal.add_argument(
+            "--rows-from",
+            action="append",
+            default=[],
+            metavar="TABLE",
+            help="With --rows: copy rows of this table even though IGNORED_TABLES lists it "
+            "(repeatable).",
+        )
+        rehearsal.add_argument(
+            "--round-trip",
+            action="store_true",
+            help="With --rehearse: after the plan, run it in reverse and then again, and "
+            "report every difference from the starting and first-run structures.",
+        )
+        rehearsal.add_argument(
+            "--scratch-database",
+            metavar="ALIAS",
+            help="With --rehearse: use this DATABASES alias (an empty database on the same "
+            "backend) instead of creating a scratch database; it is emptied afterwards.",
+        )
+        rehearsal.add_argument(
+            "--keep-scratch",
+            action="store_true",
+            help="With --rehearse: keep the scratch database and print how to open it.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         verbosity = options["verbosity"]
         fail_on = parse_fail_on(options["fail_on"])
+        rehearse = rehearsal_options(options)
+        if "rehearsal" in fail_on and rehearse is None:
+            raise CommandError("--fail-on rehearsal needs --rehearse.", returncode=2)
 
         def progress(message: str) -> None:
             if verbosity >= 2 and options["format"] == "text":
@@ -113,6 +161,7 @@ class Command(BaseCommand):
                 options["app_label"],
                 options["migration_name"],
                 sql=options["sql"],
+                rehearse=rehearse,
                 progress=progress,
             )
             if write_path:
@@ -122,6 +171,15 @@ class Command(BaseCommand):
                 plan, outcome = apply_baseline(plan, known, baseline_path)
         except MigrationOpsError as exc:
             raise CommandError(str(exc), returncode=2) from exc
+        except KeyboardInterrupt:
+            if rehearse is None:
+                raise
+            kept = "kept" if rehearse.keep_scratch else "removed"
+            raise CommandError(
+                f"Rehearsal interrupted; the scratch database was {kept} and the database "
+                f"{options['database']!r} was not changed.",
+                returncode=130,
+            ) from None
 
         output_format = options["format"]
         if output_format == "json":
@@ -151,6 +209,8 @@ class Command(BaseCommand):
                 f"{count(len(plan.findings), 'finding')}.",
                 returncode=1,
             )
+        if options["check"] and plan.rehearsal is not None and plan.rehearsal.failed:
+            raise CommandError("The rehearsal failed.", returncode=1)
 
     def render_text(
         self, plan: UpgradePlan, verbosity: int, baseline: BaselineOutcome | None = None
@@ -194,6 +254,8 @@ class Command(BaseCommand):
             write(style.WARNING(f"  [{finding.kind}] ") + finding.message)
         for line in baseline_summary(baseline) if baseline else ():
             write(f"  {line}")
+        if plan.rehearsal is not None:
+            rehearsal_text(plan.rehearsal, write, style, verbosity)
         if verbosity >= 1:
             baselined = f", {len(baseline.baselined)} baselined" if baseline else ""
             write(
@@ -254,6 +316,8 @@ def plan_to_json(plan: UpgradePlan, baseline: BaselineOutcome | None = None) -> 
             for f in plan.findings
         ],
         "baseline": baseline_to_json(baseline),
+        # Only with --rehearse (null otherwise).
+        "rehearsal": None if plan.rehearsal is None else rehearsal_json(plan.rehearsal),
     }
 
 
@@ -273,13 +337,49 @@ def parse_fail_on(value: str) -> list[str]:
     return names
 
 
+def rehearsal_options(options: dict[str, Any]) -> RehearsalOptions | None:
+    given = [name for name in REHEARSAL_OPTIONS if options[name] not in (None, False, [])]
+    if not options["rehearse"]:
+        if given:
+            flags = ", ".join(f"--{name.replace('_', '-')}" for name in given)
+            raise CommandError(f"{flags} only make(s) sense with --rehearse.", returncode=2)
+        return None
+    if options["rows_from"] and not options["rows"]:
+        raise CommandError("--rows-from needs --rows N.", returncode=2)
+    return RehearsalOptions(
+        rows=options["rows"],
+        rows_from_ignored=tuple(options["rows_from"]),
+        round_trip=options["round_trip"],
+        scratch_alias=options["scratch_database"],
+        keep_scratch=options["keep_scratch"],
+    )
+
+
+def _non_negative(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise ArgumentTypeError(f"expected a number of rows (0 or more), got {value!r}")
+    return number
+
+
 def failing_classes(plan: UpgradePlan) -> set[str]:
-    return {risk.value for risk in plan.risk_classes} | ({"findings"} if plan.findings else set())
+    found = {risk.value for risk in plan.risk_classes} | ({"findings"} if plan.findings else set())
+    if plan.rehearsal is not None and plan.rehearsal.failed:
+        found.add("rehearsal")
+    return found
 
 
 def failing_migrations(plan: UpgradePlan, name: str) -> list[str]:
     if name == "findings":
         return [count(len(plan.findings), "finding")]
+    if name == "rehearsal":
+        failure = plan.rehearsal.failure if plan.rehearsal is not None else None
+        if failure is not None and failure.failure is not None:
+            return [f"{failure.failure.label} failed in the {failure.name!r} run"]
+        return ["the round trip differs"]
     return [m.label for m in plan.migrations if name in {r.value for r in m.risk_classes}]
 
 

@@ -1,0 +1,257 @@
+"""``plan_upgrade --rehearse``: the plan run for real on a scratch copy of the live database.
+
+The copy is the live structure read from the catalogue (not the migrations' idea of it),
+proved by comparing the two; ``--rows`` adds rows; Django's executor then runs the plan with
+every statement recorded and timed, optionally backwards and forwards again. The live
+database is only read: the scratch connection stands in for every alias while anything
+runs (``core/rehearsal/isolation.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.migrations.executor import MigrationExecutor
+
+from migration_ops.conf import conf
+from migration_ops.core.diff import diff
+from migration_ops.core.expected import expected_schema
+from migration_ops.core.history import PlanStep, migration_plan
+from migration_ops.core.partial import HalfAppliedMigration, diagnose_half_applied
+from migration_ops.core.rehearsal.compare import Picture, StructureDifference, compare, picture
+from migration_ops.core.rehearsal.isolation import every_alias_on
+from migration_ops.core.rehearsal.runner import Pass, run_pass
+from migration_ops.core.rehearsal.scratch import ScratchDatabase, scratch_database
+from migration_ops.core.schema import Schema
+from migration_ops.core.states import applied_state
+from migration_ops.introspection import get_copier, snapshot
+from migration_ops.text import count
+
+Progress = Callable[[str], None]
+# (migration label, operation description) -> risk classes of the planned operation
+OperationRisks = Mapping[tuple[str, str], tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class RehearsalOptions:
+    rows: int | None = None  # rows per table to copy (None: structure only)
+    rows_from_ignored: tuple[str, ...] = ()  # IGNORED_TABLES whose rows are copied anyway
+    round_trip: bool = False
+    scratch_alias: str | None = None
+    keep_scratch: bool = False
+
+
+@dataclass(frozen=True)
+class Projection:
+    """An operation's measured time scaled to its table's live size."""
+
+    migration: str
+    operation: str
+    table: str
+    seconds: float  # measured on the copy
+    rows_copied: int
+    live_rows: int  # the catalogue's estimate
+    projected_seconds: float
+    risk_classes: tuple[str, ...] = ()
+
+    @property
+    def basis(self) -> str:
+        return (
+            f"{self.seconds:.3f} s measured on {count(self.rows_copied, 'row')} of {self.table}, "
+            f"scaled linearly to its ~{self.live_rows:,} live rows (catalogue estimate)"
+        )
+
+
+@dataclass(frozen=True)
+class RoundTripDifference:
+    after: str  # the pass after which the structure differs: "reverse" or "plan again"
+    compared_with: str  # "the start" or "the first run"
+    difference: StructureDifference
+
+
+@dataclass(frozen=True)
+class Rehearsal:
+    scratch: str  # the scratch database's name (its file on SQLite)
+    scratch_alias: str | None
+    kept: bool
+    connect_command: str | None  # how to open the kept scratch database
+    leftover_removed: bool
+    tables_copied: int
+    rows_copied: int
+    copy_seconds: float
+    not_copied: tuple[str, ...]
+    copy_differences: tuple[StructureDifference, ...]
+    passes: tuple[Pass, ...]
+    round_trip: bool
+    round_trip_differences: tuple[RoundTripDifference, ...] = ()
+    # The engine's half-applied diagnosis of the scratch database after a failure.
+    half_applied: tuple[HalfAppliedMigration, ...] = ()
+    projections: tuple[Projection, ...] = ()
+
+    @property
+    def failure(self) -> Pass | None:
+        return next((p for p in self.passes if p.failure is not None), None)
+
+    @property
+    def failed(self) -> bool:
+        return self.failure is not None or bool(self.round_trip_differences)
+
+
+def rehearse(
+    connection: BaseDatabaseWrapper,
+    steps: Sequence[PlanStep],
+    live: Schema,
+    options: RehearsalOptions,
+    *,
+    operation_risks: OperationRisks | None = None,
+    progress: Progress | None = None,
+) -> Rehearsal:
+    """Rehearse ``steps`` (the plan on ``connection``, whose snapshot is ``live``)."""
+    report = progress or (lambda message: None)
+    copier = get_copier(connection, connection)  # scratch set below, once it exists
+    report("Creating the scratch database")
+    with scratch_database(
+        connection, alias=options.scratch_alias, keep=options.keep_scratch
+    ) as scratch:
+        copier.scratch = scratch.connection
+        started = time.perf_counter()
+        report("Copying the live structure")
+        live_picture = Picture(live, copier.catalogue_objects(connection))
+        structure = copier.read_structure()
+        with every_alias_on(scratch.connection):
+            copier.create(structure)
+            limits = _row_limits(live, options)
+            rows = copier.copy_rows(live, limits)
+            start = picture(copier, scratch.connection)
+            copy_seconds = time.perf_counter() - started
+            copy_differences = compare(start, live_picture)
+            return _run(
+                scratch,
+                copier,
+                steps,
+                live,
+                options,
+                rows,
+                start,
+                copy_seconds=copy_seconds,
+                copy_differences=copy_differences,
+                not_copied=structure.not_copied,
+                operation_risks=operation_risks or {},
+                report=report,
+            )
+
+
+def _run(
+    scratch: ScratchDatabase,
+    copier: object,
+    steps: Sequence[PlanStep],
+    live: Schema,
+    options: RehearsalOptions,
+    rows: Mapping[str, int],
+    start: Picture,
+    *,
+    copy_seconds: float,
+    copy_differences: tuple[StructureDifference, ...],
+    not_copied: tuple[str, ...],
+    operation_risks: OperationRisks,
+    report: Progress,
+) -> Rehearsal:
+    connection = scratch.connection
+    plan = [(step.key, step.backwards) for step in steps]
+    report("Running the plan on the scratch database")
+    passes = [run_pass(connection, "plan", plan)]
+    half_applied: tuple[HalfAppliedMigration, ...] = ()
+    differences: list[RoundTripDifference] = []
+    failure = passes[0].failure
+    if failure is not None:
+        half_applied = _half_applied(connection, failure.key)
+    elif options.round_trip and plan:
+        after_plan = picture(copier, connection)  # type: ignore[arg-type]
+        reverse = [(m.key, not m.backwards) for m in reversed(passes[0].migrations)]
+        report("Running the plan in reverse")
+        passes.append(run_pass(connection, "reverse", reverse))
+        if passes[-1].failure is None:
+            differences += [
+                RoundTripDifference("reverse", "the start", d)
+                for d in compare(picture(copier, connection), start)  # type: ignore[arg-type]
+            ]
+            report("Running the plan again")
+            passes.append(run_pass(connection, "plan again", plan))
+            if passes[-1].failure is None:
+                differences += [
+                    RoundTripDifference("plan again", "the first run", d)
+                    for d in compare(picture(copier, connection), after_plan)  # type: ignore[arg-type]
+                ]
+    return Rehearsal(
+        scratch=scratch.name,
+        scratch_alias=scratch.alias,
+        kept=options.keep_scratch,
+        connect_command=scratch.connect_command if options.keep_scratch else None,
+        leftover_removed=scratch.leftover_removed,
+        tables_copied=len(start.schema.tables),
+        rows_copied=sum(n for table, n in rows.items() if table != "django_migrations"),
+        copy_seconds=copy_seconds,
+        not_copied=not_copied,
+        copy_differences=copy_differences,
+        passes=tuple(passes),
+        round_trip=options.round_trip,
+        round_trip_differences=tuple(differences),
+        half_applied=half_applied,
+        projections=_projections(passes[0], live, rows, operation_risks),
+    )
+
+
+def _row_limits(live: Schema, options: RehearsalOptions) -> dict[str, int | None]:
+    limits: dict[str, int | None] = {"django_migrations": None}  # the history, always whole
+    if options.rows:
+        for name in live.tables:
+            if name == "django_migrations":
+                continue
+            if conf.is_ignored_table(name) and name not in options.rows_from_ignored:
+                continue
+            limits[name] = options.rows
+    return limits
+
+
+def _half_applied(
+    connection: BaseDatabaseWrapper, key: tuple[str, str]
+) -> tuple[HalfAppliedMigration, ...]:
+    """The engine's diagnosis of the scratch database, for the migration that failed."""
+    executor = MigrationExecutor(connection)
+    state = applied_state(connection, executor.loader)
+    schema = snapshot(connection)
+    expected = expected_schema(state, connection)
+    drift = diff(schema.restricted_to(set(expected.tables)), expected)
+    forward = migration_plan(executor, executor.loader.graph.leaf_nodes())
+    found = diagnose_half_applied(connection, executor.loader, state, schema, forward, drift.tables)
+    return tuple(m for m in found if (m.app_label, m.name) == key)
+
+
+def _projections(
+    first: Pass, live: Schema, rows: Mapping[str, int], risks: OperationRisks
+) -> tuple[Projection, ...]:
+    found = []
+    for migration in first.completed:
+        for operation in migration.operations:
+            table = operation.table
+            copied = rows.get(table or "", 0)
+            live_table = live.tables.get(table or "")
+            if not table or not copied or live_table is None or not live_table.rows:
+                continue
+            live_rows = max(live_table.rows, copied)
+            found.append(
+                Projection(
+                    migration=migration.label,
+                    operation=operation.description,
+                    table=table,
+                    seconds=operation.seconds,
+                    rows_copied=copied,
+                    live_rows=live_rows,
+                    projected_seconds=operation.seconds * live_rows / copied,
+                    risk_classes=risks.get((migration.label, operation.description), ()),
+                )
+            )
+    return tuple(found)
