@@ -23,7 +23,8 @@ def rehearsal_text(
     write(style.MIGRATE_HEADING(f"Rehearsal on {where}:"))
     if rehearsal.leftover_removed:
         write("  Removed a scratch database left by an earlier rehearsal.")
-    rows = f" and {count(rehearsal.rows_copied, 'row')}" if rehearsal.rows_copied else ""
+    copied = sum(rehearsal.rows_copied.values())
+    rows = f" and {count(copied, 'row')}" if copied else ""
     write(
         f"  Copied {count(rehearsal.tables_copied, 'table')}{rows} from the live catalogue "
         f"in {rehearsal.copy_seconds:.2f} s."
@@ -124,7 +125,7 @@ def rehearsal_json(rehearsal: Rehearsal) -> dict[str, Any]:
         "connect_command": rehearsal.connect_command,
         "leftover_removed": rehearsal.leftover_removed,
         "tables_copied": rehearsal.tables_copied,
-        "rows_copied": rehearsal.rows_copied,
+        "rows_copied": dict(rehearsal.rows_copied),
         "copy_seconds": rehearsal.copy_seconds,
         "not_copied": list(rehearsal.not_copied),
         "copy_differences": [d.as_dict() for d in rehearsal.copy_differences],

@@ -80,7 +80,8 @@ class Rehearsal:
     connect_command: str | None  # how to open the kept scratch database
     leftover_removed: bool
     tables_copied: int
-    rows_copied: int
+    # Rows copied per table (tables with rows only; django_migrations is always whole).
+    rows_copied: Mapping[str, int]
     copy_seconds: float
     not_copied: tuple[str, ...]
     copy_differences: tuple[StructureDifference, ...]
@@ -192,7 +193,7 @@ def _run(
         connect_command=scratch.connect_command if options.keep_scratch else None,
         leftover_removed=scratch.leftover_removed,
         tables_copied=len(start.schema.tables),
-        rows_copied=sum(n for table, n in rows.items() if table != "django_migrations"),
+        rows_copied={t: n for t, n in sorted(rows.items()) if n and t != "django_migrations"},
         copy_seconds=copy_seconds,
         not_copied=not_copied,
         copy_differences=copy_differences,

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from django.db.migrations.exceptions import IrreversibleError
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.migration import Migration
 
@@ -212,6 +213,11 @@ def _failed(
     migration = next(m for m, _ in steps if (m.app_label, m.name) == current.key)
     done = [op for op in current.operations if op.error is None]
     failed = next((op.description for op in current.operations if op.error is not None), None)
+    if failed is None and isinstance(exc, IrreversibleError):
+        # Raised before any operation runs: name the first one that cannot be undone.
+        failed = next(
+            (_description(op, True) for op in migration.operations if not op.reversible), None
+        )
     # What stays: nothing where the migration's transaction rolls the DDL back.
     rolled_back = connection.features.can_rollback_ddl and migration.atomic
     left = () if rolled_back else tuple(op.description for op in done)

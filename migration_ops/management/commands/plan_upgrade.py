@@ -203,14 +203,14 @@ class Command(BaseCommand):
                 f"{name} ({', '.join(failing_migrations(plan, name))})" for name in matched
             )
             raise CommandError(f"--fail-on matched {culprits}.", returncode=1)
-        if options["check"] and not plan.clean:
+        rehearsal_failed = plan.rehearsal is not None and plan.rehearsal.failed
+        if options["check"] and (not plan.clean or rehearsal_failed):
             raise CommandError(
                 f"{count(len(plan.migrations), 'pending migration')} and "
-                f"{count(len(plan.findings), 'finding')}.",
+                f"{count(len(plan.findings), 'finding')}"
+                + ("; the rehearsal failed." if rehearsal_failed else "."),
                 returncode=1,
             )
-        if options["check"] and plan.rehearsal is not None and plan.rehearsal.failed:
-            raise CommandError("The rehearsal failed.", returncode=1)
 
     def render_text(
         self, plan: UpgradePlan, verbosity: int, baseline: BaselineOutcome | None = None
