@@ -407,6 +407,22 @@ BENCHMARKS: dict[str, Benchmark] = {
         ours_command="plan_upgrade",
         target=Target(ratio=0.02),
     ),
+    "plan_upgrade --rehearse": Benchmark(
+        "the pending migrations run on a scratch copy of the live structure (vs migrate --plan)",
+        PENDING_DB,
+        baseline=_one("migrate", "--plan"),
+        ours=_one("plan_upgrade", "--rehearse"),
+        ours_command="plan_upgrade",
+        target=Target(ratio=3.0),
+    ),
+    "plan_upgrade --rehearse --rows 1000": Benchmark(
+        "the same with up to 1,000 rows of every table copied (the time is the figure)",
+        PENDING_DB,
+        baseline=_one("migrate", "--plan"),
+        ours=_one("plan_upgrade", "--rehearse", "--rows", "1000"),
+        ours_command="plan_upgrade",
+        target=None,
+    ),
     "fresh migrate": Benchmark(
         "migrate of an empty database, recreated before each run",
         EMPTY_DB,

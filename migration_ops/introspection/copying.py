@@ -9,7 +9,8 @@ constraints) that prove the copy; rows, foreign-key closure and sequences are sh
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -45,6 +46,9 @@ class StructureCopier:
         self.live = live
         self.scratch = scratch
 
+    # The scratch connection's alias is the live one's (routers answer alike): calls that
+    # take an alias (transaction.atomic) must run while isolation.every_alias_on() holds.
+
     # Structure ------------------------------------------------------------------------
 
     def read_structure(self) -> Structure:
@@ -56,10 +60,21 @@ class StructureCopier:
         raise NotImplementedError(f"{type(self).__name__} must implement structure().")
 
     def create(self, structure: Structure) -> None:
-        """Run ``structure``'s statements on the scratch database (foreign-key checks off)."""
-        with self.scratch.constraint_checks_disabled(), self.scratch.cursor() as cursor:
+        """Run ``structure``'s statements on the scratch database (foreign-key checks off),
+        in one transaction where DDL is transactional."""
+        with (
+            self.fast_writes(),
+            self.scratch.constraint_checks_disabled(),
+            transaction.atomic(using=self.scratch.alias),
+            self.scratch.cursor() as cursor,
+        ):
             for statement in structure.statements:
                 cursor.execute(statement)
+
+    @contextmanager
+    def fast_writes(self) -> Iterator[None]:
+        """Writes to the scratch database need no durability while it is being filled."""
+        yield
 
     def catalogue_objects(self, connection: BaseDatabaseWrapper) -> frozenset[CatalogueObject]:
         """Every named index and constraint of ``connection`` with its definition."""
@@ -88,9 +103,11 @@ class StructureCopier:
         groups = Introspector(self.scratch).drop_order(schema, kept)
         order = [name for group in reversed(groups) for name in group]
         quote = self.scratch.ops.quote_name
+        # Checks off before the transaction: SQLite ignores the PRAGMA inside one.
         with (
-            transaction.atomic(using=self.scratch.alias),
+            self.fast_writes(),
             self.scratch.constraint_checks_disabled(),
+            transaction.atomic(using=self.scratch.alias),
             self.scratch.cursor() as cursor,
         ):
             for name in order:
