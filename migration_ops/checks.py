@@ -41,6 +41,16 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
                     id="migration_ops.E001",
                 )
             )
+    name = value.get("REHEARSAL_DATABASE_NAME")
+    if name is not None and (not isinstance(name, str) or not name):
+        errors.append(
+            Error(
+                "MIGRATION_OPS['REHEARSAL_DATABASE_NAME'] should be a database name (a file "
+                f"on SQLite), not {name!r}.",
+                hint="Leave it out for the default: the live name + '_rehearsal'.",
+                id="migration_ops.E001",
+            )
+        )
     ignored = value.get("IGNORED_TABLES", ())
     if isinstance(ignored, str) or not all(isinstance(p, str) for p in ignored):
         errors.append(

@@ -138,6 +138,23 @@ class Migration(migrations.Migration):
         migrations.RunSQL({drop_index!r}, reverse_sql=migrations.RunSQL.noop),
     ]
 """,
+    # A RunPython that writes through a connection object taken when its module was imported.
+    "0002_cached_connection": """
+from django.db import connections, migrations
+
+LIVE = connections["default"]  # the live connection: imported before any rehearsal
+
+
+def write(apps, schema_editor):
+    with LIVE.cursor() as cursor:
+        cursor.execute("INSERT INTO rehearsal_demo_gadget (code, name) VALUES ('x', 'y')")
+
+
+class Migration(migrations.Migration):
+"""
+    + _DEPENDS
+    + """    operations = [migrations.RunPython(write, migrations.RunPython.noop)]
+""",
     # A RunPython without a reverse.
     "0002_no_reverse": _HEADER
     + """def forwards(apps, schema_editor):

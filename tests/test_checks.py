@@ -24,7 +24,20 @@ def test_unknown_key():
     [message] = check_settings()
     assert message.id == "migration_ops.E001"
     assert message.msg == "MIGRATION_OPS has an unknown key 'IGNORED_TABLE'."
-    assert message.hint == "Known keys: IGNORED_TABLES, LONG_LOCK_BYTES, LONG_LOCK_ROWS."
+    assert message.hint == (
+        "Known keys: IGNORED_TABLES, LONG_LOCK_BYTES, LONG_LOCK_ROWS, REHEARSAL_DATABASE_NAME."
+    )
+
+
+@pytest.mark.parametrize("value", ["", 5])
+def test_rehearsal_database_name_must_be_a_name(value):
+    with override_settings(MIGRATION_OPS={"REHEARSAL_DATABASE_NAME": value}):
+        [message] = check_settings()
+    assert message.id == "migration_ops.E001"
+    assert message.msg == (
+        "MIGRATION_OPS['REHEARSAL_DATABASE_NAME'] should be a database name (a file on "
+        f"SQLite), not {value!r}."
+    )
 
 
 @pytest.mark.parametrize("value", ["scheduler_*", [1]])

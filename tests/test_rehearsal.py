@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -70,27 +70,30 @@ def server_databases() -> set[str]:
 
 @pytest.fixture
 def unchanged() -> Iterator[None]:
-    before = {alias: fingerprint(alias) for alias in ("default", "other")}
+    before = fingerprints()
     databases = server_databases()
     yield
-    assert {alias: fingerprint(alias) for alias in ("default", "other")} == before
+    assert fingerprints() == before
     assert server_databases() == databases  # no scratch database left behind
 
 
-@pytest.fixture
-def demo(tmp_path_factory, settings, monkeypatch) -> Iterator[Callable[..., None]]:
+class Demo:
     """``demo(*pending, gadgets=[(code, name), ...], logs=[gadget index, ...])``: the app at
-    0001 on the live database with those rows, and ``pending`` migrations on disk."""
-    root = tmp_path_factory.getbasetemp() / "rehearsal_apps"
-    root.mkdir(exist_ok=True)
-    monkeypatch.syspath_prepend(str(root))
-    packages = []
+    0001 on the live database with those rows, and ``pending`` migrations on disk. The live
+    fingerprint is taken once the rows are in, and compared before the app is removed."""
 
-    def install(*pending: str, gadgets=(), logs=()) -> None:
-        package = write_app(root, list(pending), connection.vendor)
-        packages.append(package)
-        settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, APP]
-        settings.MIGRATION_MODULES = {**getattr(settings, "MIGRATION_MODULES", {}), APP: package}
+    def __init__(self, root: Path, settings) -> None:
+        self.root = root
+        self.settings = settings
+        self.packages: list[str] = []
+        self.before: dict | None = None
+
+    def __call__(self, *pending: str, gadgets=(), logs=()) -> None:
+        package = write_app(self.root, list(pending), connection.vendor)
+        self.packages.append(package)
+        self.settings.INSTALLED_APPS = [*self.settings.INSTALLED_APPS, APP]
+        modules = getattr(self.settings, "MIGRATION_MODULES", {})
+        self.settings.MIGRATION_MODULES = {**modules, APP: package}
         # The executor, not `migrate`: no post-migrate content types to clean up.
         MigrationExecutor(connection).migrate([(APP, "0001_initial")])
         from rehearsal_demo.models import Gadget, Log
@@ -98,12 +101,29 @@ def demo(tmp_path_factory, settings, monkeypatch) -> Iterator[Callable[..., None
         made = [Gadget.objects.create(code=code, name=name) for code, name in gadgets]
         for index in logs:
             Log.objects.create(gadget=made[index], note=f"log of {made[index].code}")
+        self.before = fingerprints()
 
-    yield install
-    if packages:
+    def live_changed_on_purpose(self) -> None:
+        self.before = None
+
+
+def fingerprints() -> dict:
+    return {alias: fingerprint(alias) for alias in ("default", "other")}
+
+
+@pytest.fixture
+def demo(tmp_path_factory, settings, monkeypatch) -> Iterator[Demo]:
+    root = tmp_path_factory.getbasetemp() / "rehearsal_apps"
+    root.mkdir(exist_ok=True)
+    monkeypatch.syspath_prepend(str(root))
+    app = Demo(root, settings)
+    yield app
+    if app.packages:
+        after = fingerprints() if app.before is not None else None
         MigrationExecutor(connection).migrate([(APP, None)])
-        for package in packages:
+        for package in app.packages:
             forget_modules(package)
+        assert after == app.before, "the rehearsal changed the live database"
 
 
 def rehearse(*args: str, **options) -> tuple[dict, str, int]:
@@ -220,6 +240,18 @@ class TestRun:
             f"INSERT INTO {quote(TABLE)}",  # through .using("other"): the scratch too
         ]
 
+    def test_a_live_connection_held_from_before_is_refused(self, demo):
+        demo("0002_cached_connection", gadgets=DUPLICATES)
+        document, err, code = rehearse()
+        assert (err, code) == ("", 0)
+        migration = pending_migration(document)
+        assert migration["failed_operation"] == "Raw Python operation"
+        assert migration["error"] == (
+            "LiveDatabaseReached: The rehearsal reached the live database 'default' through a "
+            "connection held from before it started; refused: INSERT INTO rehearsal_demo_gadget "
+            "(code, name) VALUES ('x', 'y')"
+        )
+
     def test_recorded_statements_are_what_a_real_migrate_executes(self, demo):
         demo("0002_structure", gadgets=DUPLICATES)
         document, err, code = rehearse()
@@ -237,6 +269,7 @@ class TestRun:
             recorded.append(text)
             return result
 
+        demo.live_changed_on_purpose()  # the oracle: a real migrate of the live database
         with connection.execute_wrapper(record):
             call_command("migrate", APP, "0002_structure", verbosity=0)
         from django.contrib.contenttypes.models import ContentType
@@ -257,6 +290,32 @@ class TestRun:
             ("Create index rh_code_flag on field(s) code, flag of model gadget", TABLE, None),
         ]
         assert all(op["seconds"] >= 0 and op["statements"] for op in operations)
+
+    def test_durations_projected_to_the_live_sizes(self, demo):
+        demo("0002_structure", gadgets=[("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")])
+        get_introspector(connection).refresh_estimates([TABLE])  # catalogue row estimates
+        demo.before = fingerprints()
+        document, err, code = rehearse("--rows", "2")
+        assert (err, code) == ("", 0)
+        planned = {
+            op["description"]: [r["class"] for r in op["risks"]]
+            for op in document["migrations"][0]["operations"]
+        }
+        projections = document["rehearsal"]["projections"]
+        assert [
+            (p["operation"], p["table"], p["rows_copied"], p["live_rows"], p["risk_classes"])
+            for p in projections
+        ] == [(description, TABLE, 2, 4, risks) for description, risks in planned.items()]
+        measured = {
+            op["description"]: op["seconds"] for op in pending_migration(document)["operations"]
+        }
+        for p in projections:
+            assert p["seconds"] == measured[p["operation"]]
+            assert p["projected_seconds"] == pytest.approx(p["seconds"] * 2)
+            assert p["basis"] == (
+                f"{p['seconds']:.3f} s measured on 2 rows of {TABLE}, scaled linearly to its ~4 "
+                "live rows (catalogue estimate)"
+            )
 
     def test_unique_over_duplicates_fails_only_with_rows(self, demo):
         demo("0002_unique_code", gadgets=DUPLICATES)

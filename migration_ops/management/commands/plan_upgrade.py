@@ -13,6 +13,7 @@ from migration_ops.core.operations import Risk, RiskFinding
 from migration_ops.exceptions import MigrationOpsError
 from migration_ops.rendering.baseline import baseline_summary, baseline_to_json
 from migration_ops.rendering.github import render_github
+from migration_ops.rendering.rehearsal import rehearsal_json, rehearsal_text
 from migration_ops.services.annotations import plan_annotations
 from migration_ops.services.baseline import (
     BaselineOutcome,
@@ -20,7 +21,6 @@ from migration_ops.services.baseline import (
     read_baseline,
     write_baseline,
 )
-from migration_ops.management.rehearsal_output import rehearsal_json, rehearsal_text
 from migration_ops.services.rehearsal import RehearsalOptions
 from migration_ops.services.upgrade import PlannedMigration, UpgradePlan, build_upgrade_plan
 from migration_ops.text import count

@@ -48,7 +48,12 @@ def rehearsal_text(
     for rehearsal_pass in rehearsal.passes:
         _pass_text(rehearsal_pass, write, style, verbosity)
     for migration in rehearsal.half_applied:
-        write(style.ERROR(f"  Engine diagnosis of the scratch database: {migration.message}"))
+        write(
+            style.ERROR(
+                "  Left like this, the live database would get this finding from plan_upgrade: "
+                f"[half-applied] {migration.message}"
+            )
+        )
     if rehearsal.round_trip and rehearsal.failure is None:
         if rehearsal.round_trip_differences:
             write(style.ERROR("  The round trip does not restore the structure:"))
