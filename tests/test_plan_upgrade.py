@@ -80,6 +80,7 @@ class TestFreshDatabase:
             "rollback": [],
             "findings": [],
             "baseline": None,
+            "rehearsal": None,
         }
         assert {"app_label": "library", "migration": "0002_book_published"} in document["targets"]
 
@@ -590,7 +591,7 @@ class TestFailOn:
         assert err == (
             "Unknown --fail-on class 'scary'; choose from: destructive, irreversible, data, "
             "non-atomic, table-rebuild, long-lock, cross-app-spill, breaks-running-code, "
-            "findings."
+            "findings, rehearsal."
         )
 
     def test_json_lists_risks_per_operation(self):
