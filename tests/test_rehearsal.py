@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -464,6 +464,18 @@ class TestScratchDatabase:
         assert again["rehearsal"]["leftover_removed"] is True
         assert name not in server_databases()
 
+    def test_given_alias_is_used_and_emptied(self, demo, tmp_path):
+        demo("0002_structure", gadgets=DUPLICATES)
+        with given_database(tmp_path) as (alias, tables):
+            document, err, code = rehearse("--scratch-database", alias, "--round-trip")
+            assert (err, code) == ("", 0)
+            assert (document["rehearsal"]["scratch_alias"], document["rehearsal"]["failed"]) == (
+                alias,
+                False,
+            )
+            assert document["rehearsal"]["copy_differences"] == []
+            assert tables() == []
+
     def test_given_alias_must_be_empty(self):
         document, err, code = rehearse("--scratch-database", "other")
         assert (document, code) == ({}, 2)
@@ -512,6 +524,35 @@ class TestScratchDatabase:
             "create an empty database yourself, add it to DATABASES and pass its alias with "
             "--scratch-database."
         )
+
+
+@contextmanager
+def given_database(tmp_path: Path) -> Iterator[tuple[str, Callable[[], list[str]]]]:
+    """An alias ``rehearse_given`` of DATABASES on an empty database of the live server; and
+    a function listing its tables."""
+    quote = connection.ops.quote_name
+    settings_dict = dict(connections.settings["default"])
+    if connection.vendor == "sqlite":
+        settings_dict["NAME"] = str(tmp_path / "given.sqlite3")
+    else:
+        settings_dict["NAME"] = f"{connection.settings_dict['NAME']}_given"
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE {quote(settings_dict['NAME'])}")
+    connections.settings["rehearse_given"] = settings_dict
+    # Read through a connection of its own (pytest-django refuses the alias itself).
+    reader = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, "given_reader")
+
+    def tables() -> list[str]:
+        return sorted(snapshot(reader).tables)
+
+    try:
+        yield "rehearse_given", tables
+    finally:
+        reader.close()
+        del connections.settings["rehearse_given"]
+        if connection.vendor != "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP DATABASE {quote(settings_dict['NAME'])}")
 
 
 @contextmanager
