@@ -27,7 +27,7 @@ from migration_ops.core.rehearsal.runner import Pass, run_pass
 from migration_ops.core.rehearsal.scratch import ScratchDatabase, scratch_database
 from migration_ops.core.schema import Schema
 from migration_ops.core.states import applied_state
-from migration_ops.introspection import get_copier, snapshot
+from migration_ops.introspection import StructureCopier, get_copier, snapshot
 from migration_ops.text import count
 
 Progress = Callable[[str], None]
@@ -148,7 +148,7 @@ def rehearse(
 
 def _run(
     scratch: ScratchDatabase,
-    copier: object,
+    copier: StructureCopier,
     steps: Sequence[PlanStep],
     live: Schema,
     options: RehearsalOptions,
@@ -171,21 +171,21 @@ def _run(
     if failure is not None:
         half_applied = _half_applied(connection, failure.key)
     elif options.round_trip and plan:
-        after_plan = picture(copier, connection)  # type: ignore[arg-type]
+        after_plan = picture(copier, connection)
         reverse = [(m.key, not m.backwards) for m in reversed(passes[0].migrations)]
         report("Running the plan in reverse")
         passes.append(run_pass(connection, "reverse", reverse))
         if passes[-1].failure is None:
             differences += [
                 RoundTripDifference("reverse", "the start", d)
-                for d in compare(picture(copier, connection), start)  # type: ignore[arg-type]
+                for d in compare(picture(copier, connection), start)
             ]
             report("Running the plan again")
             passes.append(run_pass(connection, "plan again", plan))
             if passes[-1].failure is None:
                 differences += [
                     RoundTripDifference("plan again", "the first run", d)
-                    for d in compare(picture(copier, connection), after_plan)  # type: ignore[arg-type]
+                    for d in compare(picture(copier, connection), after_plan)
                 ]
     return Rehearsal(
         scratch=scratch.name,
