@@ -219,6 +219,17 @@ def run_in_project(
 ) -> Comparison:
     """Plan and record ``request`` (see :func:`main`) in a subprocess of ``project``, on
     the database at ``database_url``; compare the two."""
+    done = run_python(project, settings_module, database_url, "tests.oracle", json.dumps(request))
+    if done.returncode:
+        raise AssertionError(f"the oracle failed:\n{done.stderr[-4000:]}")
+    result = json.loads(done.stdout)
+    return compare(result["plan"], executed_from_json(result["executed"]))
+
+
+def run_python(
+    project: Path, settings_module: str, database_url: str, module: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``python -m module *args`` in ``project``'s directory, on ``database_url``."""
     root = Path(__file__).resolve().parent.parent
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "OTHER_DATABASE_URL")}
     env.update(
@@ -227,18 +238,14 @@ def run_in_project(
         PYTHONPATH=os.pathsep.join((str(root), str(project))),
         PYTHONDONTWRITEBYTECODE="1",
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.oracle", json.dumps(request)],
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
         cwd=project,
         env=env,
         capture_output=True,
         text=True,
         check=False,
     )
-    if done.returncode:
-        raise AssertionError(f"the oracle failed:\n{done.stderr[-4000:]}")
-    result = json.loads(done.stdout)
-    return compare(result["plan"], executed_from_json(result["executed"]))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ unapplied. The subprocess plans first, then migrates for real.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from django.db import connection
 
 from benchmarks.generate import SETTINGS_PACKAGE, Params, generate
-from tests.oracle import Comparison, run_in_project
+from tests.oracle import Comparison, run_in_project, run_python
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -107,3 +108,58 @@ def test_generated_project_from_an_empty_database(tmp_path, scratch_url, size, s
     project = generate(params, tmp_path / "project")
     result = run_in_project(project.path, f"{SETTINGS_PACKAGE}.settings", scratch_url, {})
     assert_matches(result)
+
+
+# --------------------------------------------------------------------------- fresh databases
+
+
+def plan_on(project: Path, settings_module: str, url: str, *args: str) -> tuple[dict, str, int]:
+    done = run_python(project, settings_module, url, "django", "plan_upgrade", *args)
+    return json.loads(done.stdout), done.stderr, done.returncode
+
+
+def test_a_fresh_database_of_a_generated_project_passes_fail_on_destructive(tmp_path, scratch_url):
+    project = generate(SHAPES[150], tmp_path / "project")
+    settings_module = f"{SETTINGS_PACKAGE}.settings"
+    plan, err, code = plan_on(
+        project.path, settings_module, scratch_url, "--format", "json", "--fail-on", "destructive"
+    )
+    assert (err, code) == ("", 0)
+    assert plan["findings"] == []  # an empty database is not drift
+    risks = {r["class"] for m in plan["migrations"] for o in m["operations"] for r in o["risks"]}
+    # Its tables are all created by the plan: no running code queries them.
+    assert risks & {"destructive", "breaks-running-code", "long-lock"} == set()
+
+
+def test_a_fresh_database_of_the_test_project(scratch_url):
+    plan, err, code = plan_on(
+        TESTPROJECT,
+        "testproject.settings",
+        scratch_url,
+        "--format",
+        "json",
+        "--fail-on",
+        "destructive",
+    )
+    assert plan["findings"] == []
+    found = {
+        (f"{m['app_label']}.{m['name']}", r["class"])
+        for m in plan["migrations"]
+        for o in m["operations"]
+        for r in o["risks"]
+        if r["class"] in ("destructive", "breaks-running-code", "long-lock")
+    }
+    # risky.0002's RunPython inserts a row (get_or_create) into the tables created so far:
+    # what drops or narrows them later destroys data. Nothing else.
+    assert found == {
+        ("risky.0005_remove_gadget_legacy_flag", "destructive"),
+        ("risky.0008_alter_gadget_code", "destructive"),
+        ("risky.0009_alter_gadget_unique_together", "destructive"),
+        ("risky.0011_delete_obsolete", "destructive"),
+    }
+    assert code == 1
+    assert err.strip().endswith(
+        "--fail-on matched destructive (risky.0005_remove_gadget_legacy_flag, "
+        "risky.0008_alter_gadget_code, risky.0009_alter_gadget_unique_together, "
+        "risky.0011_delete_obsolete)."
+    )

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.operations.base import Operation
+from django.db.migrations.recorder import MigrationRecorder
 
 from migration_ops.conf import conf
-from migration_ops.core.diff import SchemaDifference, diff
+from migration_ops.core.diff import SchemaDiff, SchemaDifference, diff
 from migration_ops.core.expected import expected_schema
 from migration_ops.core.history import (
     History,
@@ -180,7 +181,10 @@ def build_upgrade_plan(
         for name, owner in ownership.owners.items()
         if owner.installed and owner.app_label is not None and owner.reason != UNMANAGED
     } | set(expected.tables)
-    drift = diff(live.restricted_to(compared), expected)
+    # A database on which migrate never ran (not even its django_migrations table) is
+    # empty, not drifted: the migrations promise nothing there yet.
+    never_migrated = MigrationRecorder.Migration._meta.db_table not in live
+    drift = SchemaDiff() if never_migrated else diff(live.restricted_to(compared), expected)
     half_applied: tuple[HalfAppliedMigration, ...] = ()
     if drift:
         report("Looking for half-applied migrations")

@@ -23,6 +23,7 @@ from migration_ops.core.operations.findings import (
     special_findings,
     unique_findings,
 )
+from migration_ops.core.operations.fresh import FreshTables
 from migration_ops.core.operations.references import touched_models
 from migration_ops.core.states import (
     ModelKey,
@@ -122,6 +123,7 @@ def _assess(
     table_sizes: TableSizes | None,
     long_lock_rows: int,
     long_lock_bytes: int,
+    fresh: FreshTables | None = None,
 ) -> MigrationRisks:
     app_label = migration.app_label
     label = f"{app_label}.{migration.name}"
@@ -146,6 +148,9 @@ def _assess(
             long_lock_bytes,
             label,
         )
+        if fresh is not None:
+            findings = fresh.filter(findings)
+            fresh.advance(operation, backwards, effects)
         per_operation.append(findings)
         operation.state_forwards(app_label, state)
         if not _allowed(operation, app_label, connection):
@@ -236,7 +241,14 @@ def classify_plan(
     Forward steps start from ``start_state`` (default: the plan's applied ancestors, see
     :func:`~migration_ops.core.states.plan_start_state`); a backward step starts from the
     state ``sqlmigrate --backwards`` uses (its ancestors in the graph).
+
+    The findings describe the database before the plan: a table an earlier operation of
+    the plan creates has no running code that queries it and no rows (no
+    ``breaks-running-code``, ``long-lock`` or ``destructive`` for it), unless a
+    ``RunPython`` (any table) or a ``RunSQL`` (the tables its SQL names) of the plan may
+    have written rows into it since (``destructive`` is kept then).
     """
+    fresh = FreshTables()
     state = (
         unrendered_copy(start_state) if start_state is not None else plan_start_state(loader, plan)
     )
@@ -253,6 +265,7 @@ def classify_plan(
                 table_sizes=table_sizes,
                 long_lock_rows=long_lock_rows,
                 long_lock_bytes=long_lock_bytes,
+                fresh=fresh,
             )
         )
         if not backwards:
