@@ -428,20 +428,22 @@ def run_sql_speed(ctx: Context) -> Comparison:
         done = subprocess.run(
             argv, cwd=REPO, env=ctx.env(EMPTY_DB), capture_output=True, text=True, check=False
         )
-        target = Target(ratio=0.1)
+        target = Target(ratio=0.05)
         if done.returncode:
             note = str(CommandFailed(argv, done.returncode, done.stderr)).replace("\n", "\n    ")
             return Comparison(SQL_SPEED, None, None, target, status="failed (see note)", note=note)
         data = json.loads(out.read_text())
     note = (
-        f"in-process, collection only: {data['migrations']} migrations, "
-        f"{data['operations']} operations; SQL identical: {data['identical']}"
+        f"in-process, collection only, as plan_upgrade --sql runs it (migrate's order, "
+        f"virtual catalogue): {data['migrations']} migrations, {data['operations']} "
+        f"operations; in collect_sql's order {data['ours']['median']:.2f} s, SQL identical "
+        f"to Django's: {data['identical']}"
     )
     if data["excluded"]:
         note += f"; {data['excluded']} migration(s) left out (SQL depends on the live schema)"
     return Comparison(
         SQL_SPEED,
-        Timing(**data["ours"]),
+        Timing(**data["shipped"]),
         Timing(**data["django"]),
         target,
         status="" if data["identical"] else "SQL differs",
@@ -463,7 +465,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         baseline=_one("migrate", "--plan"),
         ours=_one("plan_upgrade"),
         ours_command="plan_upgrade",
-        target=Target(ratio=1.3),
+        target=Target(ratio=1.2),
     ),
     "plan_upgrade (empty db)": Benchmark(
         "plan of an empty database: the whole history (vs migrate --plan)",
@@ -471,7 +473,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         baseline=_one("migrate", "--plan"),
         ours=_one("plan_upgrade"),
         ours_command="plan_upgrade",
-        target=Target(ratio=1.3),
+        target=Target(ratio=1.2),
     ),
     "plan_upgrade --sql": Benchmark(
         "SQL of the pending migrations (vs one sqlmigrate per migration)",

@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -57,17 +58,23 @@ def parse_args() -> argparse.Namespace:
 WALLS: dict[str, list[float]] = {}  # every run's wall-clock seconds, by label (for --json)
 
 
-def median_time(function, runs: int, label: str = "") -> tuple[float, float, object]:
-    """Median wall-clock and CPU seconds of ``runs`` calls, and the last result. CPU time
-    is steadier on a busy machine (it leaves out the database server's share)."""
-    walls, cpus, result = [], [], None
+def interleaved(functions: dict[str, Any], runs: int) -> dict[str, tuple[float, float, object]]:
+    """Median wall-clock and CPU seconds and the last result of each function, the
+    functions called in turn, ``runs`` rounds."""
+    walls: dict[str, list[float]] = {label: [] for label in functions}
+    cpus: dict[str, list[float]] = {label: [] for label in functions}
+    last: dict[str, object] = {}
     for _ in range(runs):
-        wall, cpu = time.perf_counter(), time.process_time()
-        result = function()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    WALLS[label] = walls
-    return statistics.median(walls), statistics.median(cpus), result
+        for label, function in functions.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            last[label] = function()
+            walls[label].append(time.perf_counter() - wall)
+            cpus[label].append(time.process_time() - cpu)
+    WALLS.update(walls)
+    return {
+        label: (statistics.median(walls[label]), statistics.median(cpus[label]), last[label])
+        for label in functions
+    }
 
 
 def timing_dict(label: str, peak_rss_kib: int) -> dict[str, float | int]:
@@ -112,19 +119,27 @@ def main() -> int:
             f"with their descendants: {', '.join(sorted('.'.join(k) for k in broken))}."
         )
 
-    def ours(mode: str):
+    def ours(mode: str, check: bool = False):
         return lambda: collect_plan_sql(
-            connection, loader, plan, reproduce=mode, check_live_reads=False
+            connection, loader, plan, reproduce=mode, check_live_reads=check
         )
 
-    ours_wall, ours_cpu, results = median_time(ours("collect_sql"), args.runs, "ours")
-    # Peak RSS of this process so far (KiB on Linux): ours ran first, Django's adds to it.
-    ours_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    default_wall, default_cpu, _ = median_time(ours("sqlmigrate"), args.runs)
-    django_wall, django_cpu, django_sql = median_time(
-        lambda: loader.collect_sql(plan), args.django_runs, "django"
+    # Turn about, run by run, so that a change of machine load weighs on all alike.
+    timed = interleaved(
+        {
+            # What plan_upgrade --sql runs: migrate's order, names from the virtual catalogue.
+            "shipped": ours("migrate", True),
+            "ours": ours("collect_sql"),
+            "default": ours("sqlmigrate"),
+            "django": lambda: loader.collect_sql(plan),
+        },
+        args.runs,
     )
-    django_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    shipped_wall, shipped_cpu, _ = timed["shipped"]
+    ours_wall, ours_cpu, results = timed["ours"]
+    default_wall, default_cpu, _ = timed["default"]
+    django_wall, django_cpu, django_sql = timed["django"]
+    ours_rss = django_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     flat = [
         line
@@ -132,6 +147,7 @@ def main() -> int:
         for line in (r.statements[1:-1] if r.transaction and r.statements else r.statements)
     ]
     print("                                     wall clock    CPU")
+    print(f"collect_plan_sql (as --sql runs it): {shipped_wall:8.2f} s  {shipped_cpu:8.2f} s")
     print(f"collect_plan_sql (as collect_sql):   {ours_wall:8.2f} s  {ours_cpu:8.2f} s")
     print(f"collect_plan_sql (as sqlmigrate):    {default_wall:8.2f} s  {default_cpu:8.2f} s")
     print(f"Django MigrationLoader.collect_sql: {django_wall:8.2f} s  {django_cpu:8.2f} s")
@@ -168,6 +184,7 @@ def main() -> int:
             "operations": operations,
             "excluded": len(excluded),
             "identical": flat == django_sql,
+            "shipped": timing_dict("shipped", ours_rss),
             "ours": timing_dict("ours", ours_rss),
             "django": timing_dict("django", django_rss),
         }

@@ -81,7 +81,8 @@ class PlannedMigration:
     # Labels of the planned migrations that must run before this one.
     after: tuple[str, ...] = ()
     risks: tuple[RiskFinding, ...] = ()  # migration-level (non-atomic, cross-app spill)
-    # The whole migration as `sqlmigrate` prints it (only when SQL was asked for).
+    # The whole migration as `migrate` will execute it, in `sqlmigrate`'s layout (only when SQL
+    # was asked for).
     sql: tuple[str, ...] | None = None
 
     @property
@@ -144,7 +145,7 @@ def build_upgrade_plan(
 ) -> UpgradePlan:
     """Plan ``migrate [app_label [migration_name]]`` on ``database`` and collect findings.
 
-    With ``sql``, every operation carries the SQL ``sqlmigrate`` would print for it; with
+    With ``sql``, every operation carries the SQL ``migrate`` will execute for it; with
     ``rehearse``, the plan also runs on a scratch copy of the database (``rehearsal``).
     """
     report = progress or (lambda message: None)

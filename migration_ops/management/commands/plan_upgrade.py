@@ -78,7 +78,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--sql",
             action="store_true",
-            help="Show the SQL of every operation, as sqlmigrate prints it.",
+            help="Show the SQL of every operation, as migrate will execute it.",
         )
         parser.add_argument(
             "--baseline",
