@@ -15,11 +15,12 @@ stale apps (their migration files, then their content types, then auto-M2M namin
 from __future__ import annotations
 
 import pkgutil
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from importlib import import_module
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps as global_apps
 from django.conf import settings
@@ -30,6 +31,7 @@ from django.db.migrations.exceptions import (
     NodeNotFoundError,
 )
 from django.db.migrations.loader import MIGRATIONS_MODULE_NAME, MigrationLoader
+from django.db.migrations.operations import RunSQL, SeparateDatabaseAndState
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState
 
@@ -55,6 +57,25 @@ STALE_M2M = "stale-m2m"
 DJANGO = "django"
 IGNORED = "ignored"
 ORPHAN = "orphan"
+# Created by the raw SQL of one of the app's migrations (a virtual table and its shadow
+# tables, a table no model describes); migrate made it, but no model says what it holds.
+RUNSQL = "runsql"
+
+# CREATE statements of raw SQL, with the name they create.
+_CREATE = re.compile(
+    r"\bCREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:GLOBAL|LOCAL)\s+)?(?:TEMP(?:ORARY)?\s+)?"
+    r"(?:UNLOGGED\s+)?(?P<kind>VIRTUAL\s+TABLE|TABLE|(?:MATERIALIZED\s+)?VIEW|SEQUENCE)\s+"
+    r"(?:IF\s+NOT\s+EXISTS\s+)?(?:[\"`\[]?\w+[\"`\]]?\.)?[\"`\[]?(?P<name>\w+)[\"`\]]?"
+    r"(?:\s+USING\s+(?P<module>\w+))?",
+    re.IGNORECASE,
+)
+# The tables SQLite's virtual table modules keep a virtual table's data in.
+_SHADOW_TABLES = {
+    "fts5": ("config", "content", "data", "docsize", "idx"),
+    "fts4": ("content", "segments", "segdir", "docsize", "stat"),
+    "fts3": ("content", "segments", "segdir"),
+    "rtree": ("node", "parent", "rowid"),
+}
 
 CONTENT_TYPE_TABLE = "django_content_type"
 
@@ -310,6 +331,7 @@ def _installed_state_claims(
     if state is None:
         return claims
     claims.extend(_state_claims(state, max_length))
+    claims.extend(_runsql_claims(graph.nodes[key] for key in plan))
     pending = [key for key in plan if key not in loader.applied_migrations]
     if pending:
         # Advance a copy through the pending migrations only, not the whole history again.
@@ -317,6 +339,35 @@ def _installed_state_claims(
             leaves = advance(unrendered_copy(state), loader, pending)
             claims.extend(_state_claims(leaves, max_length))
     return claims
+
+
+def _raw_sql(operations: Iterable[Any]) -> Iterator[str]:
+    for operation in operations:
+        if isinstance(operation, RunSQL):
+            sql = operation.sql
+            for item in [sql] if isinstance(sql, str) else sql or ():
+                yield item if isinstance(item, str) else str(item[0]) if item else ""
+        elif isinstance(operation, SeparateDatabaseAndState):
+            yield from _raw_sql(operation.database_operations)
+
+
+def runsql_tables(sql: str) -> Iterator[str]:
+    """The tables, views and sequences a raw SQL text creates (a virtual table's shadow
+    tables included)."""
+    for match in _CREATE.finditer(sql):
+        name = match["name"]
+        yield name
+        module = (match["module"] or "").lower()
+        if match["kind"].upper().startswith("VIRTUAL"):
+            yield from (f"{name}_{suffix}" for suffix in _SHADOW_TABLES.get(module, ()))
+
+
+def _runsql_claims(migrations: Iterable[Migration]) -> Iterator[_Claim]:
+    """The database objects the RunSQL of ``migrations`` creates, for their apps."""
+    for migration in migrations:
+        for sql in _raw_sql(migration.operations):
+            for name in runsql_tables(sql):
+                yield _Claim(name, migration.app_label, None, RUNSQL)
 
 
 def state_table_owners(state: ProjectState, connection: BaseDatabaseWrapper) -> dict[str, str]:

@@ -35,6 +35,7 @@ from migration_ops.core.operations import (
     classify_plan,
 )
 from migration_ops.core.ownership import (
+    RUNSQL,
     UNMANAGED,
     Ownership,
     attribute_tables,
@@ -177,15 +178,24 @@ def build_upgrade_plan(
     expected = expected_schema(state, connection)
     # Tables no installed app owns are findings of their own (stale, orphan); drift is
     # about what the applied migrations promise.
+    # Objects RunSQL made are their app's, but no model says what they hold; ignored
+    # tables are checked for nothing, drift included.
     compared = {
         name
         for name, owner in ownership.owners.items()
-        if owner.installed and owner.app_label is not None and owner.reason != UNMANAGED
+        if owner.installed
+        and owner.app_label is not None
+        and owner.reason not in (UNMANAGED, RUNSQL)
     } | set(expected.tables)
+    compared = {name for name in compared if not conf.is_ignored_table(name)}
     # A database on which migrate never ran (not even its django_migrations table) is
     # empty, not drifted: the migrations promise nothing there yet.
     never_migrated = MigrationRecorder.Migration._meta.db_table not in live
-    drift = SchemaDiff() if never_migrated else diff(live.restricted_to(compared), expected)
+    drift = (
+        SchemaDiff()
+        if never_migrated
+        else diff(live.restricted_to(compared), expected.restricted_to(compared))
+    )
     half_applied: tuple[HalfAppliedMigration, ...] = ()
     if drift:
         report("Looking for half-applied migrations")
