@@ -63,11 +63,17 @@ def may_insert(code: Any) -> bool:
     return bool(names & _INSERTING) or ("save" in names and not names & _READING)
 
 
-def _inserts_into(sql: str, table: str) -> bool:
-    """Whether raw SQL names ``table`` as the target of an INSERT, REPLACE, MERGE or COPY."""
-    quoted = rf"[\"`\[]?{re.escape(table)}[\"`\]]?(?![\w$])"
-    verb = r"(?:INSERT(?:\s+IGNORE)?|REPLACE|MERGE)\s+INTO|COPY"
-    return re.search(rf"\b(?:{verb})\s+(?:\w+\.)?{quoted}", sql, re.IGNORECASE) is not None
+# Targets of the statements of raw SQL that add rows.
+_INSERT_TARGET = re.compile(
+    r"\b(?:(?:INSERT(?:\s+IGNORE)?|REPLACE|MERGE)\s+INTO|COPY)\s+"
+    r"(?:[\"`\[]?\w+[\"`\]]?\.)?[\"`\[]?(\w+)",
+    re.IGNORECASE,
+)
+
+
+def inserted_tables(sql: str) -> set[str]:
+    """The tables raw SQL names as the target of an INSERT, REPLACE, MERGE or COPY."""
+    return {match[1] for match in _INSERT_TARGET.finditer(sql)}
 
 
 def _sql_text(sql: Any) -> str:
@@ -119,4 +125,4 @@ class FreshTables:
             sql = operation.reverse_sql if backwards else operation.sql
             if sql is not None and not is_noop(sql):
                 text = _sql_text(sql)
-                self.written |= {table for table in self.created if _inserts_into(text, table)}
+                self.written |= self.created & inserted_tables(text)
