@@ -178,5 +178,5 @@ def test_one_benchmark_row_runs_both_sides(tmp_path, monkeypatch):
     assert (row.status, row.note) == ("", "")
     assert row.ours is not None and row.ours.runs == 1
     assert row.baseline is not None and row.baseline.runs == 1
-    assert row.target == Target(ratio=1.3)
+    assert row.target == Target(ratio=1.2)  # issue #11
     assert row.verdict() in ("met", "NOT met")
