@@ -16,3 +16,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 @pytest.fixture
 def vendor() -> str:
     return connections["default"].vendor
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many kill points each fault-injection run covered (tests/faults.py)."""
+    from tests.faults import SUMMARY
+
+    if SUMMARY:
+        terminalreporter.section("fault injection")
+        for line in SUMMARY:
+            terminalreporter.write_line(line)
