@@ -13,6 +13,10 @@ class UnknownDatabase(MigrationOpsError):
     pass
 
 
+class DatabaseUnavailable(MigrationOpsError):
+    """The database cannot be reached (server down, unknown database name, no such file)."""
+
+
 class UnknownApp(MigrationOpsError):
     pass
 

@@ -1077,7 +1077,9 @@ def test_json_document(scenario_data):
         "done",
         "backup",
         "left_to_do",
+        "partly_unapplied",
     ]
+    assert document["partly_unapplied"] is None
     assert document["strategy"] == {
         "requested": "auto",
         "chosen": "drop",

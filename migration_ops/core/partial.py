@@ -126,3 +126,71 @@ def _diagnose(
                 tables=tuple(tables),
             )
     return None
+
+
+@dataclass(frozen=True)
+class PartlyUnapplied:
+    """A migration recorded as applied whose reverse already began: a ``migrate`` backwards
+    stopped after undoing its last operations (MySQL commits each DDL statement), or after
+    committing them and before deleting its django_migrations row (Django records the
+    unapply outside the schema transaction, so on every backend)."""
+
+    app_label: str
+    name: str
+    still_applied: int  # its first operations, whose effect is still in the database
+    undone: tuple[str, ...]  # descriptions of the operations already undone, in undo order
+    remaining: tuple[str, ...]  # descriptions of the operations still to undo, in undo order
+
+    @property
+    def label(self) -> str:
+        return f"{self.app_label}.{self.name}"
+
+    @property
+    def message(self) -> str:
+        total = len(self.undone) + len(self.remaining)
+        found = (
+            f"Migration {self.label} was being unapplied when an earlier run stopped: the "
+            f"reverse of {len(self.undone)} of its {count(total, 'operation')} is already in "
+            f"the database ({'; '.join(self.undone)})"
+        )
+        if not self.remaining:
+            return f"{found}; it is only recorded as unapplied."
+        return f"{found}; the rest is undone now ({'; '.join(self.remaining)})."
+
+
+def diagnose_partly_unapplied(
+    connection: BaseDatabaseWrapper,
+    loader: MigrationLoader,
+    live: Schema,
+    key: tuple[str, str],
+) -> PartlyUnapplied | None:
+    """How far the reverse of migration ``key`` (applied, the next to unapply) got in
+    ``live``: None when it has not begun, or when the schema is at no point of it.
+
+    Undoing a migration walks back through the states after each prefix of its operations;
+    we compare the live tables of its app with each of them, from the full migration down
+    (operations without a schema effect, such as ``RunPython``, count as not undone).
+    """
+    app_label, _ = key
+    migration = loader.graph.nodes[key]
+    operations = migration.operations
+    state = loader.project_state(key, at_end=False)
+    schemas = [expected_schema(state, connection, app_labels={app_label})]
+    for operation in operations:
+        state = state.clone()
+        operation.state_forwards(app_label, state)
+        schemas.append(expected_schema(state, connection, app_labels={app_label}))
+    compared = live.restricted_to({name for schema in schemas for name in schema.tables})
+    for still_applied in range(len(operations), -1, -1):
+        if not diff(compared, schemas[still_applied]):
+            if still_applied == len(operations):
+                return None
+            descriptions = [f"Undo {operation.describe()}" for operation in operations]
+            return PartlyUnapplied(
+                app_label=app_label,
+                name=key[1],
+                still_applied=still_applied,
+                undone=tuple(reversed(descriptions[still_applied:])),
+                remaining=tuple(reversed(descriptions[:still_applied])),
+            )
+    return None

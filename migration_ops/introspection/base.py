@@ -13,7 +13,7 @@ import functools
 import re
 import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -281,7 +281,20 @@ class Introspector:
         entry.depth += 1
         try:
             yield
-        finally:
+        except BaseException:
+            entry.depth -= 1
+            if entry.depth == 0:
+                del held[name]
+                # An interrupted query can leave the session unusable (MySQL: "Commands out
+                # of sync"): the error that got us here matters, not the release's. Closing
+                # the session frees a session lock all the same.
+                try:
+                    self.release_lock(name, entry.token)
+                except Exception:
+                    with suppress(Exception):
+                        self.abandon_lock(name, entry.token)
+            raise
+        else:
             entry.depth -= 1
             if entry.depth == 0:
                 del held[name]
@@ -294,6 +307,11 @@ class Introspector:
 
     def release_lock(self, name: str, token: object) -> None:
         raise NotImplementedError(f"{type(self).__name__} must implement release_lock().")
+
+    def abandon_lock(self, name: str, token: object) -> None:
+        """Free the lock when :meth:`release_lock` failed: closing the session frees a
+        session-level lock (MySQL's ``GET_LOCK``, PostgreSQL's advisory locks)."""
+        self.connection.close()
 
 
 @functools.cache

@@ -286,6 +286,10 @@ class SQLiteIntrospector(Introspector):
             fcntl.flock(token, fcntl.LOCK_UN)
             os.close(token)
 
+    def abandon_lock(self, name: str, token: object) -> None:
+        if isinstance(token, int) and not isinstance(token, bool):
+            os.close(token)  # closing the last descriptor of the file frees the flock
+
 
 # SQL tokens, enough to tell keywords from string literals, quoted names and comments.
 _TOKEN = re.compile(

@@ -29,10 +29,12 @@ import base64
 import datetime
 import decimal
 import json
+import os
 import re
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +49,11 @@ if TYPE_CHECKING:
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
+# The manifest's "status": the rows are being written; all written (the removal may not be
+# finished); the removal finished.
+WRITING = "writing"
+WRITTEN = "written"
+FINISHED = "finished"
 REPLACE = "replace"
 ROWS = "rows"
 SET_NULL = "set-null"
@@ -88,6 +95,7 @@ class Backup:
     apps: tuple[str, ...]
     created: str
     tables: tuple[BackupTable, ...]  # in restore order: referenced rows first
+    kept: bool = False  # written by an interrupted run, and kept as it was
 
     @property
     def rows(self) -> int:
@@ -105,17 +113,98 @@ class RestoreResult:
         return sum(rows for _, rows in self.tables)
 
 
-def check_backup_directory(directory: str | Path) -> str | None:
-    """Why ``directory`` cannot receive a backup, or None when it can."""
+def backup_status(directory: str | Path, database: str, apps: Sequence[str]) -> str | None:
+    """How far a removal of ``apps`` from ``database`` got with its backup in ``directory``:
+    ``WRITING`` (interrupted while writing it), ``WRITTEN`` (complete, the removal not
+    finished), ``FINISHED``; None when the directory holds no backup of theirs."""
+    path = Path(directory)
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        # Stopped before the first manifest was in place: only its temporary file is there.
+        with suppress(OSError):
+            if [p.name for p in path.iterdir()] == [f"{MANIFEST}.tmp"]:
+                return WRITING
+        return None
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("format") != FORMAT_VERSION
+        or manifest.get("database") != database
+        or sorted(manifest.get("apps") or ()) != sorted(apps)
+    ):
+        return None
+    # Manifests written before the status existed are of finished removals.
+    return manifest.get("status", FINISHED)
+
+
+def check_backup_directory(
+    directory: str | Path,
+    *,
+    database: str | None = None,
+    apps: Sequence[str] = (),
+    finished_ok: bool = False,
+) -> str | None:
+    """Why ``directory`` cannot receive the backup of a removal of ``apps`` from
+    ``database``, or None when it can: it is new or empty, or holds the backup of an
+    interrupted removal of the same apps (which a re-run continues), or that of a finished
+    one when ``finished_ok`` (nothing is left to remove)."""
     path = Path(directory)
     if path.exists() and not path.is_dir():
         return f"Backup directory '{path}' is a file; pass a new or empty directory."
+    problem = _unwritable(path)
+    if problem:
+        return problem
     if path.is_dir() and any(path.iterdir()):
+        status = None if database is None else backup_status(path, database, apps)
+        if status in (WRITING, WRITTEN) or (status == FINISHED and finished_ok):
+            return None
+        if status == FINISHED:
+            return (
+                f"Backup directory '{path}' holds the backup of a removal of these apps that "
+                "finished; pass a new or empty directory (rows written since are not in it)."
+            )
         return (
             f"Backup directory '{path}' is not empty; pass a new or empty directory (an "
             "earlier backup there may hold rows that are gone from the database)."
         )
     return None
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why the backup cannot be written at ``path`` (it, or the folder it would be created
+    in, cannot be written), or None. ``access()`` also knows read-only file systems."""
+    existing = path
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        return (
+            f"Backup directory '{path}' cannot be created: '{existing}' is a file, not a "
+            "directory. Pass a directory that can be written."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return (
+            f"Backup directory '{path}' cannot be written: this user may not write in "
+            f"'{existing}'. Pass a directory that can be written."
+        )
+    return None
+
+
+def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    """Write the manifest under a temporary name, then rename it: it is whole or absent."""
+    temporary = path / f"{MANIFEST}.tmp"
+    temporary.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, path / MANIFEST)
+
+
+def mark_finished(directory: str | Path) -> None:
+    """Record in the manifest that the removal the backup was written for finished."""
+    path = Path(directory)
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    if manifest.get("status") != FINISHED:
+        manifest["status"] = FINISHED
+        _write_manifest(path, manifest)
 
 
 def write_backup(
@@ -130,13 +219,34 @@ def write_backup(
 
     ``selections`` come first in the restore order, in the order given; ``tables`` are
     written in the order given and restored in reverse (a drop order, reversed, is a
-    creation order). The manifest is written last: a directory without one is not a backup.
+    creation order). The manifest says ``WRITING`` from the start and ``WRITTEN`` once the
+    rows are all there; a backup that an interrupted run finished writing is kept as it is
+    (``Backup.kept``), one it did not finish is written again.
     """
-    problem = check_backup_directory(directory)
+    problem = check_backup_directory(directory, database=connection.alias, apps=apps)
     if problem:
         raise BackupError(problem)
     path = Path(directory)
+    status = backup_status(path, connection.alias, apps)
+    if status in (WRITTEN, FINISHED):
+        return replace(read_backup(path), kept=True)
+    if status == WRITING:
+        for leftover in [*path.glob("*.jsonl"), path / f"{MANIFEST}.tmp", path / MANIFEST]:
+            leftover.unlink(missing_ok=True)
     path.mkdir(parents=True, exist_ok=True)
+    created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    _write_manifest(
+        path,
+        {
+            "format": FORMAT_VERSION,
+            "status": WRITING,
+            "database": connection.alias,
+            "vendor": connection.vendor,
+            "apps": list(apps),
+            "created": created,
+            "tables": [],
+        },
+    )
     schema = get_introspector(connection).snapshot({*tables, *(s.table for s in selections)})
     quote = connection.ops.quote_name
     written: list[BackupTable] = []
@@ -180,11 +290,12 @@ def write_backup(
         database=connection.alias,
         vendor=connection.vendor,
         apps=tuple(apps),
-        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        created=created,
         tables=tuple(written),
     )
     manifest = {
         "format": FORMAT_VERSION,
+        "status": WRITTEN,
         "database": backup.database,
         "vendor": backup.vendor,
         "apps": list(backup.apps),
@@ -202,7 +313,7 @@ def write_backup(
             for t in backup.tables
         ],
     }
-    (path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    _write_manifest(path, manifest)
     return backup
 
 
@@ -214,6 +325,11 @@ def read_backup(directory: str | Path) -> Backup:
         raise BackupError(f"'{path}' holds no backup: {MANIFEST} is missing.") from None
     if manifest.get("format") != FORMAT_VERSION:
         raise BackupError(f"'{path}' holds a backup in an unknown format.")
+    if manifest.get("status") == WRITING:
+        raise BackupError(
+            f"'{path}' holds a backup that was not finished (the removal was interrupted "
+            "before it changed anything): there is nothing to restore."
+        )
     return Backup(
         directory=str(path),
         database=manifest["database"],

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.exceptions import NodeNotFoundError
 from django.db.migrations.executor import MigrationExecutor
 
 from migration_ops.core.history import load_loader
-from migration_ops.exceptions import UnknownDatabase
+from migration_ops.exceptions import DatabaseUnavailable, UnknownDatabase
 from migration_ops.introspection import get_introspector
 
 # One advisory lock for every command that changes migrations or tables, so that a
@@ -20,13 +21,34 @@ LOCK_NAME = "migration_ops"
 
 
 def get_connection(alias: str) -> BaseDatabaseWrapper:
+    """The connection of ``alias``, connected: ``DatabaseUnavailable`` when it cannot be."""
     if alias not in connections.settings:
         known = ", ".join(sorted(connections.settings))
         raise UnknownDatabase(
             f"Unknown database alias {alias!r}; DATABASES defines: {known}. "
             "Pass one of them with --database."
         )
-    return connections[alias]
+    connection = connections[alias]
+    settings = connection.settings_dict
+    # Connecting to a missing SQLite file would create an empty database.
+    missing_file = connection.vendor == "sqlite" and not connection.is_in_memory_db()
+    if missing_file and not Path(settings["NAME"]).is_file():
+        raise DatabaseUnavailable(
+            f"Database {alias!r} is a SQLite file that does not exist: "
+            f"{settings['NAME']}. Check DATABASES[{alias!r}]['NAME'] (and the current "
+            "directory, for a relative path)."
+        )
+    try:
+        connection.ensure_connection()
+    except DatabaseError as exc:
+        where = f"{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or 'default port'}"
+        raise DatabaseUnavailable(
+            f"Cannot connect to database {alias!r} ({connection.vendor} database "
+            f"{settings['NAME']!r} on {where}): {str(exc).strip()}. Check that the server is "
+            f"running and that DATABASES[{alias!r}] names an existing database and a user "
+            "that may connect."
+        ) from exc
+    return connection
 
 
 def load_executor(connection: BaseDatabaseWrapper) -> MigrationExecutor:

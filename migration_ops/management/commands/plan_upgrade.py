@@ -173,7 +173,9 @@ class Command(BaseCommand):
             raise CommandError(str(exc), returncode=2) from exc
         except KeyboardInterrupt:
             if rehearse is None:
-                raise
+                raise CommandError(
+                    "Interrupted (Ctrl-C) while planning; nothing was changed.", returncode=130
+                ) from None
             kept = "kept" if rehearse.keep_scratch else "removed"
             raise CommandError(
                 f"Rehearsal interrupted; the scratch database was {kept} and the database "

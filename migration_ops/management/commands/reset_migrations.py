@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS
 
 from migration_ops.exceptions import MigrationOpsError, ResetInterrupted
+from migration_ops.management.interaction import INTERRUPTED, confirm, interruptible
 from migration_ops.services.reset import (
     CLEAN_SLATE,
     DONE,
@@ -117,19 +118,27 @@ class Command(BaseCommand):
             self.stdout.write(recovery.message)
 
         try:
-            plan = plan_reset(
-                options["app_label"],
-                all_local=options["all_local"],
-                database=options["database"],
-                mode=options["mode"],
-                force=options["force"],
-                keep_data_migrations=options["keep_data_migrations"],
-                backup_dir=options["backup_dir"],
-                progress=progress,
-            )
+            with interruptible("planning"):
+                plan = self.plan(options, progress)
         except MigrationOpsError as exc:
             raise CommandError(str(exc), returncode=2) from exc
+        self.run(plan, options, progress)
 
+    def plan(self, options: dict[str, Any], progress: Any) -> ResetPlan:
+        return plan_reset(
+            options["app_label"],
+            all_local=options["all_local"],
+            database=options["database"],
+            mode=options["mode"],
+            force=options["force"],
+            keep_data_migrations=options["keep_data_migrations"],
+            backup_dir=options["backup_dir"],
+            progress=progress,
+        )
+
+    def run(self, plan: ResetPlan, options: dict[str, Any], progress: Any) -> None:
+        verbosity = options["verbosity"]
+        as_json = options["format"] == "json"
         if not as_json and verbosity >= 1:
             self.render_plan(plan)
         if options["dry_run"] or plan.nothing_to_do:
@@ -147,7 +156,7 @@ class Command(BaseCommand):
         try:
             result = apply_reset(plan, measure=options["measure"], progress=progress)
         except ResetInterrupted as exc:
-            raise CommandError(str(exc), returncode=130) from exc
+            raise CommandError(str(exc), returncode=INTERRUPTED) from exc
         except MigrationOpsError as exc:
             raise CommandError(str(exc), returncode=2) from exc
 
@@ -157,11 +166,11 @@ class Command(BaseCommand):
             self.render_result(result, verbosity)
 
     def confirm(self, plan: ResetPlan) -> bool:
-        answer = input(
+        return confirm(
+            self,
             f"This changes migration files and rows on database {plan.database!r}. "
-            "Type 'yes' to continue, or 'no' to cancel: "
+            "Type 'yes' to continue, or 'no' to cancel: ",
         )
-        return answer.strip().lower() == "yes"
 
     # Text ----------------------------------------------------------------------------
 

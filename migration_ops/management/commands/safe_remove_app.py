@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS
 
 from migration_ops.exceptions import MigrationOpsError
+from migration_ops.management.interaction import INTERRUPTED, confirm, interrupted
 from migration_ops.services.common import lock_database
 from migration_ops.services.removal import (
     STRATEGIES,
@@ -17,6 +18,7 @@ from migration_ops.services.removal import (
     RemovalResult,
     build_removal_plan,
     execute_removal,
+    finish_backup,
     refusal_message,
 )
 from migration_ops.text import count
@@ -98,6 +100,7 @@ class Command(BaseCommand):
             if verbosity >= 1 and not as_json:
                 self.stdout.write(f"  {message}")
 
+        result: RemovalResult | None = None
         try:
             with lock_database(database):
                 plan = build_removal_plan(
@@ -111,6 +114,8 @@ class Command(BaseCommand):
                     self.render_plan(plan)
                 stop = plan.refusals or options["dry_run"] or plan.changes_nothing
                 if stop:
+                    if not options["dry_run"]:
+                        finish_backup(plan)
                     self.render_end(plan, as_json, dry_run=options["dry_run"])
                     if plan.refusals:
                         raise CommandError(refusal_message(plan), returncode=2)
@@ -124,9 +129,19 @@ class Command(BaseCommand):
         except RemovalInterrupted as exc:
             if as_json:
                 self.stdout.write(json.dumps(to_json(exc.plan, done=exc.done), indent=2))
+            if interrupted(exc.error):
+                raise CommandError(interrupted_message(exc), returncode=INTERRUPTED) from None
             raise CommandError(str(exc), returncode=1) from exc
         except MigrationOpsError as exc:
             raise CommandError(str(exc), returncode=2) from exc
+        except KeyboardInterrupt:
+            # Steps are interrupted inside execute_removal (RemovalInterrupted); here it was
+            # before the first one, or while releasing the lock after the last one.
+            if result is None:
+                raise CommandError(
+                    "Interrupted (Ctrl-C) while planning; nothing was changed.",
+                    returncode=INTERRUPTED,
+                ) from None
 
         if as_json:
             self.stdout.write(json.dumps(to_json(plan, result=result), indent=2))
@@ -137,11 +152,11 @@ class Command(BaseCommand):
 
     def confirm(self, plan: RemovalPlan) -> bool:
         backup = f" A backup is written to {plan.backup_dir} first." if plan.backup_dir else ""
-        answer = input(
+        return confirm(
+            self,
             f"This removes {_labels(plan.labels)} from database {plan.database!r} and cannot "
-            f"be undone.{backup}\nType 'yes' to continue, or 'no' to cancel: "
+            f"be undone.{backup}\nType 'yes' to continue, or 'no' to cancel: ",
         )
-        return answer.strip().lower() == "yes"
 
     def render_plan(self, plan: RemovalPlan) -> None:
         write, heading = self.stdout.write, self.style.MIGRATE_HEADING
@@ -219,6 +234,8 @@ class Command(BaseCommand):
                 write(f"  {label}")
             if not plan.unapply:
                 write("  None.")
+            if plan.partly_unapplied is not None:
+                write(f"  {plan.partly_unapplied.message}")
 
         write(heading(f"Rows to delete from django_migrations ({len(plan.migration_rows)}):"))
         by_app: dict[str, list[str]] = {}
@@ -286,6 +303,21 @@ class Command(BaseCommand):
             self.stdout.write(self.style.MIGRATE_HEADING("Left to do:"))
             for item in items:
                 self.stdout.write(f"  {item}")
+
+
+def interrupted_message(exc: RemovalInterrupted) -> str:
+    """A Ctrl-C while removing: what was done, what was not, what to do."""
+    total = len(exc.plan.steps)
+    if not exc.not_done:
+        lines = [f"Interrupted (Ctrl-C) after the last of its {total} steps: the removal is done."]
+    else:
+        lines = [f"Interrupted (Ctrl-C) after {count(len(exc.done), 'step')} of {total}."]
+    if exc.done:
+        lines += ["Done:", *(f"  {step}" for step in exc.done)]
+    if exc.not_done:
+        lines += ["Not done:", *(f"  {step}" for step in exc.not_done)]
+        lines.append("Run the same command again to complete the removal.")
+    return "\n".join(lines)
 
 
 def _labels(labels: tuple[str, ...]) -> str:
@@ -410,4 +442,13 @@ def to_json(
             else None
         ),
         "left_to_do": list(plan.left_to_do),
+        "partly_unapplied": (
+            {
+                "migration": plan.partly_unapplied.label,
+                "undone": list(plan.partly_unapplied.undone),
+                "remaining": list(plan.partly_unapplied.remaining),
+            }
+            if plan.partly_unapplied is not None
+            else None
+        ),
     }

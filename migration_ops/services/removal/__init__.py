@@ -19,7 +19,11 @@ The modules: :mod:`.plan` (what a plan is made of), :mod:`.planner` (building it
 (its parts), :mod:`.refusals`, :mod:`.steps`, :mod:`.execute` and :mod:`.next_steps`.
 """
 
-from migration_ops.services.removal.execute import RemovalInterrupted, execute_removal
+from migration_ops.services.removal.execute import (
+    RemovalInterrupted,
+    execute_removal,
+    finish_backup,
+)
 from migration_ops.services.removal.next_steps import left_to_do
 from migration_ops.services.removal.plan import (
     BACKUP,
@@ -69,6 +73,7 @@ __all__ = [
     "Step",
     "build_removal_plan",
     "execute_removal",
+    "finish_backup",
     "left_to_do",
     "refusal_message",
 ]

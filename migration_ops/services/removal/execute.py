@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.apps import apps as global_apps
 from django.db import transaction
+from django.db.migrations.recorder import MigrationRecorder
 
 from migration_ops.core.history import migration_plan
 from migration_ops.exceptions import MigrationOpsError
@@ -17,6 +18,7 @@ from migration_ops.services.removal.cascade import content_type_where
 from migration_ops.services.removal.plan import (
     BACKUP,
     DELETE_CONTENT_TYPES,
+    DELETE_MIGRATION_ROWS,
     DROP_CONSTRAINT,
     DROP_LEFTOVER_TABLES,
     DROP_TABLES,
@@ -89,10 +91,15 @@ def execute_removal(plan: RemovalPlan, *, progress: Progress | None = None) -> R
     connection = get_connection(plan.database)
     introspector = get_introspector(connection)
     done: list[str] = []
+    running = [False]  # whether the step after those done had begun
     backup: backups.Backup | None = None
+
+    def started() -> None:
+        running[0] = True
 
     def finished(step: Step, message: str | None = None) -> None:
         done.append(message or step.done)
+        running[0] = False
         report(message or step.done)
 
     with lock_database(plan.database):
@@ -100,17 +107,20 @@ def execute_removal(plan: RemovalPlan, *, progress: Progress | None = None) -> R
             index = 0
             while index < len(plan.steps):
                 step = plan.steps[index]
+                started()
                 if step.kind == UNAPPLY:
                     batch = [s for s in plan.steps[index:] if s.kind == UNAPPLY]
-                    _unapply(connection, plan, batch, finished)
+                    _unapply(connection, plan, batch, started, finished)
                     index += len(batch)
                     continue
                 if step.kind == BACKUP:
                     backup = _write_backup(connection, plan)
+                    verb = "Kept the backup of" if backup.kept else "Backed up"
                     finished(
                         step,
-                        f"Backed up {count(backup.rows, 'row')} of "
-                        f"{count(len(backup.tables), 'table')} to {backup.directory}.",
+                        f"{verb} {count(backup.rows, 'row')} of "
+                        f"{count(len(backup.tables), 'table')} "
+                        f"{'in' if backup.kept else 'to'} {backup.directory}.",
                     )
                 elif step.kind == DROP_CONSTRAINT:
                     assert step.foreign_key is not None
@@ -126,11 +136,15 @@ def execute_removal(plan: RemovalPlan, *, progress: Progress | None = None) -> R
                         _clear_content_type_cache()
                     finished(step)
                 index += 1
+            if plan.backup_dir is not None:
+                backups.mark_finished(plan.backup_dir)
         except PlanOutdated as exc:
             if all(step.kind == BACKUP for step in plan.steps[: len(done)]):
                 raise RemovalStopped(plan, exc, backup and backup.directory) from exc
             raise RemovalInterrupted(plan, tuple(done), exc) from exc
         except (Exception, KeyboardInterrupt) as exc:
+            if running[0]:
+                done = _read_back(connection, plan, done)
             raise RemovalInterrupted(plan, tuple(done), exc) from exc
     return RemovalResult(
         database=plan.database,
@@ -140,6 +154,65 @@ def execute_removal(plan: RemovalPlan, *, progress: Progress | None = None) -> R
         backup=backup,
         left_to_do=plan.left_to_do,
     )
+
+
+def _read_back(connection: BaseDatabaseWrapper, plan: RemovalPlan, done: list[str]) -> list[str]:
+    """The steps done, with the one that was running read back from the database: leaving
+    a transaction block that an interruption broke can commit it (MySQL and SQLite commit
+    when autocommit is turned back on), or not (PostgreSQL)."""
+    if len(done) >= len(plan.steps):
+        return done
+    step = plan.steps[len(done)]
+    try:
+        # A new session: one that was interrupted may be unusable, or still in the
+        # transaction, whose changes would look done but end with it.
+        connection.close()
+        in_effect = _in_effect(connection, plan, step)
+    except Exception:
+        return done  # cannot tell: say only what is known
+    return [*done, step.done] if in_effect else done
+
+
+def _in_effect(connection: BaseDatabaseWrapper, plan: RemovalPlan, step: Step) -> bool:
+    if step.kind in (DROP_TABLES, DROP_LEFTOVER_TABLES):
+        live = get_introspector(connection).snapshot(set(step.tables))
+        return not live.tables
+    if step.kind == DROP_CONSTRAINT:
+        live = get_introspector(connection).snapshot({step.tables[0]})
+        table = live.tables.get(step.tables[0])
+        return table is not None and step.foreign_key not in table.foreign_keys
+    recorded = set(MigrationRecorder(connection).applied_migrations())
+    if step.kind == UNAPPLY:
+        assert step.migration is not None
+        return tuple(step.migration.split(".", 1)) not in recorded
+    if step.kind == DELETE_MIGRATION_ROWS:
+        return not any(app in plan.labels for app, _ in recorded)
+    if step.kind == DELETE_CONTENT_TYPES:
+        where, params = content_type_where(connection, plan.labels)
+        from django.contrib.contenttypes.models import ContentType
+
+        table = connection.ops.quote_name(ContentType._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", params)
+            return cursor.fetchone()[0] == 0
+    if step.kind == BACKUP:
+        assert plan.backup_dir is not None
+        status = backups.backup_status(plan.backup_dir, plan.database, plan.labels)
+        return status in (backups.WRITTEN, backups.FINISHED)
+    return False
+
+
+def finish_backup(plan: RemovalPlan) -> bool:
+    """For a plan with nothing left to remove: mark the backup that an interrupted run of
+    the same removal wrote as finished (the run stopped after its last step). True if it
+    did."""
+    if plan.backup_dir is None or not plan.changes_nothing or plan.refusals:
+        return False
+    status = backups.backup_status(plan.backup_dir, plan.database, plan.labels)
+    if status != backups.WRITTEN:
+        return False
+    backups.mark_finished(plan.backup_dir)
+    return True
 
 
 def _write_backup(connection: BaseDatabaseWrapper, plan: RemovalPlan) -> backups.Backup:
@@ -178,6 +251,7 @@ def _unapply(
     connection: BaseDatabaseWrapper,
     plan: RemovalPlan,
     steps: list[Step],
+    started: Callable[[], None],
     finished: Callable[[Step, str | None], None],
 ) -> None:
     executor = load_executor(connection)
@@ -188,10 +262,28 @@ def _unapply(
     by_label = {s.migration: s for s in steps}
 
     def callback(action: str, migration: Migration | None = None, fake: bool = False) -> None:
+        if action == "unapply_start":
+            started()
         if action == "unapply_success" and migration is not None:
             step = by_label[f"{migration.app_label}.{migration.name}"]
             finished(step, None)
 
+    resumed = plan.partly_unapplied
+    if resumed is not None and planned and planned[0].key == (resumed.app_label, resumed.name):
+        # Undo only the operations still in effect, then record the migration as unapplied
+        # (and what it replaces), as Django's unapply_migration does.
+        migration = planned[0].migration
+        rest = type(migration)(migration.name, migration.app_label)
+        rest.operations = list(migration.operations[: resumed.still_applied])
+        rest.replaces = list(migration.replaces)
+        rest.atomic = migration.atomic
+        executor.progress_callback = callback
+        before = executor.loader.project_state(planned[0].key, at_end=False)
+        executor.unapply_migration(before, rest)
+        executor = load_executor(connection)  # its loader knows the row is gone
+        planned = migration_plan(executor, targets)
+        if not planned:
+            return
     executor.progress_callback = callback
     executor.migrate(targets, plan=[(s.migration, True) for s in planned])
 

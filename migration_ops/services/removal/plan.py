@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migration_ops.core import ownership as owners
+from migration_ops.core.partial import PartlyUnapplied
 from migration_ops.core.schema import ForeignKey
 from migration_ops.services import backup as backups
 from migration_ops.services.removal.next_steps import left_to_do
@@ -185,6 +186,9 @@ class RemovalPlan:
     refusals: tuple[str, ...]
     backup_dir: str | None
     fk_checks_sql: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+    # Strategy migrate: the first migration to unapply, when an earlier run stopped in its
+    # reverse; the run continues from there.
+    partly_unapplied: PartlyUnapplied | None = None
 
     @property
     def labels(self) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from django.apps import apps as global_apps
 from migration_ops.core.ownership import attribute_tables
 from migration_ops.exceptions import MigrationOpsError, UnknownApp
 from migration_ops.introspection import get_introspector
+from migration_ops.services import backup as backups
 from migration_ops.services.common import get_connection
 from migration_ops.services.removal.cascade import content_types_and_cascades
 from migration_ops.services.removal.footprint import (
@@ -31,7 +32,7 @@ from migration_ops.services.removal.references import (
     remove_together,
 )
 from migration_ops.services.removal.refusals import plan_refusals
-from migration_ops.services.removal.reverse import reverse_migrations
+from migration_ops.services.removal.reverse import partly_unapplied, reverse_migrations
 from migration_ops.services.removal.steps import plan_steps
 from migration_ops.services.removal.targets import app_to_remove
 
@@ -96,6 +97,7 @@ def build_removal_plan(
     migrate_blocker, unapply = reverse_migrations(connection, apps, ordered, removed)
     chosen = "drop" if strategy == "drop" or (strategy == "auto" and migrate_blocker) else "migrate"
     together = remove_together(labels, connection, live, ownership)
+    resumed = partly_unapplied(connection, live, unapply) if chosen == "migrate" else None
     refusals = plan_refusals(
         labels=labels,
         together=together,
@@ -106,6 +108,8 @@ def build_removal_plan(
         incoming_problems=incoming_problems if drop_incoming_constraints else None,
         cascades=cascades,
         backup_dir=backup_dir,
+        database=database,
+        nothing_to_remove=not (tables or migration_rows or content_types),
     )
     steps = plan_steps(
         introspector=introspector,
@@ -114,11 +118,15 @@ def build_removal_plan(
         tables=tables,
         incoming=incoming if drop_incoming_constraints else (),
         unapply=unapply,
+        resumed=resumed,
         labels=labels,
         migration_rows=migration_rows,
         content_types=content_types,
         cascades=cascades,
         backup_dir=backup_dir,
+        backup_status=(
+            None if backup_dir is None else backups.backup_status(backup_dir, database, labels)
+        ),
         connection=connection,
     )
     return RemovalPlan(
@@ -134,6 +142,7 @@ def build_removal_plan(
         code_references=references,
         dependent_migrations=dependents,
         unapply=unapply if chosen == "migrate" else (),
+        partly_unapplied=resumed,
         migration_rows=migration_rows,
         content_types=content_types,
         cascades=cascades,

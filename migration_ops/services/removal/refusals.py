@@ -37,6 +37,8 @@ def plan_refusals(
     incoming_problems: Sequence[str] | None,
     cascades: Sequence[Cascade],
     backup_dir: str | Path | None,
+    database: str,
+    nothing_to_remove: bool,
 ) -> tuple[str, ...]:
     """Why the removal cannot go ahead, one sentence (or a few) each saying what to do.
 
@@ -86,7 +88,9 @@ def plan_refusals(
             " Delete them, or change their on_delete, first."
         )
     if backup_dir is not None:
-        problem = backups.check_backup_directory(backup_dir)
+        problem = backups.check_backup_directory(
+            backup_dir, database=database, apps=labels, finished_ok=nothing_to_remove
+        )
         if problem:
             refusals.append(problem)
     return tuple(refusals)

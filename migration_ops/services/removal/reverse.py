@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from django.db import NotSupportedError
 
 from migration_ops.core.history import migration_plan, operation_reversible
+from migration_ops.core.partial import PartlyUnapplied, diagnose_partly_unapplied
 from migration_ops.core.sql import collect_plan_sql
 from migration_ops.exceptions import MigrationOpsError
 from migration_ops.services.common import load_executor
@@ -21,6 +22,8 @@ from migration_ops.services.removal.wording import quoted
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
     from django.db.migrations.executor import MigrationExecutor
+
+    from migration_ops.core.schema import Schema
 
 
 def zero_targets(executor: MigrationExecutor, labels: Iterable[str]) -> list[tuple[str, None]]:
@@ -67,6 +70,18 @@ def reverse_migrations(
                 (),
             )
     return None, tuple(f"{s.app_label}.{s.name}" for s in steps)
+
+
+def partly_unapplied(
+    connection: BaseDatabaseWrapper, live: Schema, unapply: Sequence[str]
+) -> PartlyUnapplied | None:
+    """Whether an earlier run stopped while unapplying the first of ``unapply``: a re-run
+    continues from the reverse operations already in effect."""
+    if not unapply:
+        return None
+    executor = load_executor(connection)
+    app_label, name = unapply[0].split(".", 1)
+    return diagnose_partly_unapplied(connection, executor.loader, live, (app_label, name))
 
 
 def reverse_sql(

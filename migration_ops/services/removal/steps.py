@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.migrations.recorder import MigrationRecorder
 
+from migration_ops.core.partial import PartlyUnapplied
 from migration_ops.core.schema import Schema
+from migration_ops.services.backup import FINISHED, WRITTEN
 from migration_ops.services.removal.cascade import content_type_where
 from migration_ops.services.removal.plan import (
     BACKUP,
@@ -41,16 +43,26 @@ def plan_steps(
     tables: Sequence[PlannedTable],
     incoming: Sequence[IncomingConstraint],
     unapply: Sequence[str],
+    resumed: PartlyUnapplied | None,
     labels: Sequence[str],
     migration_rows: Sequence[str],
     content_types: Sequence[str],
     cascades: Sequence[Cascade],
     backup_dir: str | Path | None,
+    backup_status: str | None,
     connection: BaseDatabaseWrapper,
 ) -> tuple[Step, ...]:
     quote = connection.ops.quote_name
     steps: list[Step] = []
-    if backup_dir is not None:
+    if backup_dir is not None and backup_status in (WRITTEN, FINISHED):
+        steps.append(
+            Step(
+                BACKUP,
+                f"Keep the backup that an interrupted run wrote to {backup_dir}",
+                f"Kept the backup in {backup_dir}.",
+            )
+        )
+    elif backup_dir is not None:
         steps.append(
             Step(
                 BACKUP,
@@ -79,16 +91,28 @@ def plan_steps(
     table_names = [t.name for t in tables]
     if strategy == "migrate":
         sql_of = reverse_sql(connection, unapply)
-        steps += [
-            Step(
-                UNAPPLY,
-                f"Unapply migration {label}",
-                f"Unapplied migration {label}.",
-                sql=sql_of[label],
-                migration=label,
+        for label in unapply:
+            if resumed is not None and label == resumed.label:
+                # An earlier run began this one's reverse: the rest of it, then the row.
+                steps.append(
+                    Step(
+                        UNAPPLY,
+                        f"Finish unapplying migration {label}",
+                        f"Finished unapplying migration {label}.",
+                        sql=(f"-- {resumed.message}",),
+                        migration=label,
+                    )
+                )
+                continue
+            steps.append(
+                Step(
+                    UNAPPLY,
+                    f"Unapply migration {label}",
+                    f"Unapplied migration {label}.",
+                    sql=sql_of[label],
+                    migration=label,
+                )
             )
-            for label in unapply
-        ]
         if table_names:
             steps.append(
                 Step(
