@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from django.db import DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -30,21 +29,16 @@ def get_connection(alias: str) -> BaseDatabaseWrapper:
         )
     connection = connections[alias]
     settings = connection.settings_dict
-    # Connecting to a missing SQLite file would create an empty database.
-    missing_file = connection.vendor == "sqlite" and not connection.is_in_memory_db()
-    if missing_file and not Path(settings["NAME"]).is_file():
-        raise DatabaseUnavailable(
-            f"Database {alias!r} is a SQLite file that does not exist: "
-            f"{settings['NAME']}. Check DATABASES[{alias!r}]['NAME'] (and the current "
-            "directory, for a relative path)."
-        )
     try:
         connection.ensure_connection()
     except DatabaseError as exc:
-        where = f"{settings.get('HOST') or 'localhost'}:{settings.get('PORT') or 'default port'}"
+        where = ""
+        if connection.vendor != "sqlite":
+            host, port = settings.get("HOST") or "localhost", settings.get("PORT") or "default port"
+            where = f" on {host}:{port}"
         raise DatabaseUnavailable(
             f"Cannot connect to database {alias!r} ({connection.vendor} database "
-            f"{settings['NAME']!r} on {where}): {str(exc).strip()}. Check that the server is "
+            f"{settings['NAME']!r}{where}): {str(exc).strip()}. Check that the server is "
             f"running and that DATABASES[{alias!r}] names an existing database and a user "
             "that may connect."
         ) from exc
