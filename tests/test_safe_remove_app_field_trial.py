@@ -29,6 +29,7 @@ from django.db.migrations.recorder import MigrationRecorder
 
 from migration_ops.exceptions import MigrationOpsError
 from migration_ops.management.commands import safe_remove_app as command
+from migration_ops.services.backup import restore_backup
 from migration_ops.services.removal import RemovalInterrupted, build_removal_plan
 from tests.test_safe_remove_app import (  # noqa: F401 (fixtures)
     FILES,
@@ -246,6 +247,15 @@ PAGE_TREE = {
         class Redirect(models.Model):
             old_path = models.CharField(max_length=100, primary_key=True)
             page = models.ForeignKey(Page, on_delete=models.CASCADE)
+
+
+        class Link(models.Model):
+            from_type = models.ForeignKey(
+                "contenttypes.ContentType", on_delete=models.CASCADE, related_name="+"
+            )
+            to_type = models.ForeignKey(
+                "contenttypes.ContentType", on_delete=models.CASCADE, related_name="+"
+            )
     """,
     "pagetree/migrations/__init__.py": "",
     "pagetree/migrations/0001_initial.py": """
@@ -293,6 +303,18 @@ PAGE_TREE = {
                         ("page", models.ForeignKey(on_delete=CASCADE, to="pagetree.page")),
                     ],
                 ),
+                migrations.CreateModel(
+                    name="Link",
+                    fields=[
+                        ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                        ("from_type", models.ForeignKey(
+                            on_delete=CASCADE, related_name="+", to="contenttypes.contenttype"
+                        )),
+                        ("to_type", models.ForeignKey(
+                            on_delete=CASCADE, related_name="+", to="contenttypes.contenttype"
+                        )),
+                    ],
+                ),
             ]
     """,
     "blog/__init__.py": "",
@@ -335,12 +357,12 @@ PAGE_TREE = {
 def page_tree(generated_root: Path, restore_database: None) -> Iterator[dict[str, Any]]:  # noqa: F811
     """``pagetree`` and ``blog`` installed and migrated: a home page with a revision, two blog
     pages and one with the plain page type, one plain page, a redirect to the home page and
-    one to a blog page."""
+    one to a blog page, links between page types."""
     write_files(generated_root, PAGE_TREE)
     with installed("pagetree", "blog"):
         call_command("migrate", verbosity=0)
         from blog.models import BlogPage
-        from pagetree.models import HomePage, Page, Redirect, Revision
+        from pagetree.models import HomePage, Link, Page, Redirect, Revision
 
         ContentType.objects.clear_cache()
         home = HomePage.objects.create(
@@ -360,6 +382,14 @@ def page_tree(generated_root: Path, restore_database: None) -> Iterator[dict[str
         BlogPage.objects.create(title="Imported post", body="...", content_type=page_type)
         Redirect.objects.create(old_path="/old-home/", page=home)
         Redirect.objects.create(old_path="/2019/post-1/", page=posts[0])
+        # Two foreign keys to the content types: three links have blog's at one end or both.
+        for from_type, to_type in [
+            (blog_type, page_type),
+            (page_type, blog_type),
+            (blog_type, blog_type),
+            (page_type, page_type),
+        ]:
+            Link.objects.create(from_type=from_type, to_type=to_type)
         yield {"home": home, "posts": posts, "revision_model": Revision}
 
 
@@ -406,23 +436,32 @@ def test_a_page_type_subclassing_another_apps_page_is_removed_with_its_parent_ro
         "  3 rows of pagetree_page (pagetree.Page), parents of the rows of blog_blogpage: 2 "
         "deleted with the content types, 1 stays without its child row\n"
     ) in out
+    # Only what has rows (item 6): Link's two foreign keys merged, a link counted once.
     assert (
         "Content types to delete (1):\n"
         "  blog.blogpage\n"
         "  Deleted with them: 4 permissions (auth.Permission)\n"
-    ) in out
-    assert (
         "  Deleted with them: 2 pages (pagetree.Page)\n"
-        "  Deleted with them: 0 home pages (pagetree.HomePage)\n"
         "  Deleted with them: 1 redirect (pagetree.Redirect)\n"
+        "  Deleted with them: 3 links (pagetree.Link, through from_type and to_type)\n"
+        "  Checked 10 relations: the 5 with no rows are not listed.\n"
         "Steps:\n"
     ) in out
+    assert ". Delete 1 content type, 4 permissions, 2 pages, 1 redirect and 3 links\n" in out
     expected = without_apps(before, {"blog"}, {"blog_blogpage"})
     page_id = column(before, "pagetree_page", "id")
     expected["pagetree_page"] = [r for r in expected["pagetree_page"] if r[page_id] not in page_ids]
     redirect_page = column(before, "pagetree_redirect", "page_id")
     expected["pagetree_redirect"] = [
         r for r in expected["pagetree_redirect"] if r[redirect_page] not in page_ids
+    ]
+    page_type = ContentType.objects.get(app_label="pagetree", model="page").pk
+    ends = (
+        column(before, "pagetree_link", "from_type_id"),
+        column(before, "pagetree_link", "to_type_id"),
+    )
+    expected["pagetree_link"] = [
+        r for r in expected["pagetree_link"] if r[ends[0]] == r[ends[1]] == page_type
     ]
     after = database_state()
     assert set(after.schema.tables) == set(before.schema.tables) - {"blog_blogpage"}
@@ -503,3 +542,43 @@ def test_the_migrate_zero_in_a_refusal_names_the_given_labels_others_depend_on()
         "constraints and keep those tables, or remove the apps that own them in the same run."
     )
     assert database_state() == before
+
+
+# --------------------------------------------------------------------------- item 6: quiet backups
+
+
+@pytest.mark.usefixtures("scenario_data")
+def test_a_backup_writes_no_file_for_a_table_without_rows_and_still_restores(tmp_path):
+    """reviews has no rows, nor do the permission links and log entries of its content
+    type: only its content type and permissions get a file; the restore brings back every
+    row all the same."""
+    before = database_state()
+    directory = tmp_path / "backup"
+
+    out, err, code = remove("reviews", backup=str(directory))
+
+    assert (err, code) == ("", 0)
+    assert f"  Backed up 5 rows of 6 tables to {directory}.\n" in out
+    assert sorted(p.name for p in directory.iterdir()) == [
+        "001-django_content_type.jsonl",
+        "002-auth_permission.jsonl",
+        "manifest.json",
+    ]
+    manifest = json.loads((directory / "manifest.json").read_text())
+    assert [(t["table"], t["file"], t["rows"]) for t in manifest["tables"]] == [
+        ("django_content_type", "001-django_content_type.jsonl", 1),
+        ("auth_permission", "002-auth_permission.jsonl", 4),
+        ("django_admin_log", None, 0),
+        ("auth_group_permissions", None, 0),
+        ("auth_user_user_permissions", None, 0),
+        ("reviews_review", None, 0),
+    ]
+    assert_removed(before, {"reviews"}, REVIEWS_TABLES)
+
+    call_command("migrate", verbosity=0)
+    result = restore_backup(directory)
+
+    assert result.rows == 5
+    after = database_state()
+    assert after.schema == before.schema
+    assert {t for t, r in after.rows.items() if r != before.rows[t]} == {"django_migrations"}

@@ -1,7 +1,8 @@
 """Rows of tables written to files before a destructive change, and loaded back.
 
-A backup is a directory: ``manifest.json`` describes it, and each backed-up table has one
-JSON Lines file, one JSON array per row in the manifest's column order. Values that JSON
+A backup is a directory: ``manifest.json`` describes it, and each backed-up table that had
+rows has one JSON Lines file, one JSON array per row in the manifest's column order (the
+manifest lists the tables without rows too, with no file). Values that JSON
 cannot hold are tagged: ``{"decimal": "9.99"}``, ``{"datetime": "2024-01-31T10:00:00+00:00"}``,
 ``{"date": ...}``, ``{"time": ...}``, ``{"timedelta": [days, seconds, microseconds]}``,
 ``{"uuid": ...}``, ``{"bytes": <base64>}`` and ``{"json": <text>}`` for a JSON column the
@@ -33,7 +34,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import suppress
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,7 +80,7 @@ class Selection:
 @dataclass(frozen=True)
 class BackupTable:
     table: str
-    file: str
+    file: str | None  # None when the table had no rows to back up
     mode: str
     columns: tuple[str, ...]
     primary_key: tuple[str, ...]
@@ -268,12 +269,18 @@ def write_backup(
             sql, params = f"{sql} WHERE {selection.where}", selection.params
         if primary_key:
             sql += f" ORDER BY {', '.join(quote(c) for c in primary_key)}"
-        file_name = f"{number:03d}-{_safe(table)}.jsonl"
+        file_name: str | None = f"{number:03d}-{_safe(table)}.jsonl"
         count = 0
-        with (path / file_name).open("w", encoding="utf-8") as out:
+        # A file only for rows: most tables of a removal are empty.
+        with ExitStack() as files:
+            out = None
             for row in _select(connection, sql, params):
+                if out is None:
+                    out = files.enter_context((path / file_name).open("w", encoding="utf-8"))
                 out.write(json.dumps([_encode(v) for v in row], ensure_ascii=False) + "\n")
                 count += 1
+        if not count:
+            file_name = None
         written.append(
             BackupTable(
                 table=table,
@@ -384,7 +391,11 @@ def restore_backup(directory: str | Path, database: str = "default") -> RestoreR
         _delete_recreated_content_types(backup, connection)
         with connection.cursor() as cursor:
             for item in backup.tables:
-                rows = list(_read_rows(Path(backup.directory) / item.file))
+                rows = (
+                    []
+                    if item.file is None
+                    else list(_read_rows(Path(backup.directory) / item.file))
+                )
                 table = quote(item.table)
                 if item.mode == SET_NULL:
                     *key, column = item.columns
@@ -421,6 +432,8 @@ def _delete_recreated_content_types(backup: Backup, connection: BaseDatabaseWrap
     table = ContentType._meta.db_table
     for item in backup.tables:
         if item.table != table or item.mode != ROWS:
+            continue
+        if item.file is None:
             continue
         position = {c: i for i, c in enumerate(item.columns)}
         manager = ContentType.objects.using(connection.alias)

@@ -252,14 +252,24 @@ class Command(BaseCommand):
             write(f"  {', '.join(plan.content_types)}")
         else:
             write("  None.")
-        for cascade in plan.cascades:
-            what = f"{cascade.rows} {cascade.description} ({cascade.model})"
-            if cascade.protected:
+        # Only what has rows: the relations without any are counted, not listed.
+        listed = [t for t in plan.cascade_totals if t.rows or t.protected]
+        for total in listed:
+            through = f", through {_join(total.fields)}" if len(total.fields) > 1 else ""
+            what = f"{total.rows} {total.description} ({total.model}{through})"
+            if total.protected:
                 write(f"  Protected by: {what}")
-            elif cascade.action == "delete":
+            elif total.action == "delete":
                 write(f"  Deleted with them: {what}")
             else:
-                write(f"  Kept, {cascade.field} set to NULL (on_delete=SET_NULL): {what}")
+                fields = _join(total.fields)
+                write(f"  Kept, {fields} set to NULL (on_delete=SET_NULL): {what}")
+        unlisted = plan.relations_checked - sum(t.relations for t in listed)
+        if unlisted:
+            which = (
+                "the one with no rows is" if unlisted == 1 else f"the {unlisted} with no rows are"
+            )
+            write(f"  Checked {count(plan.relations_checked, 'relation')}: {which} not listed.")
 
         if plan.steps and not plan.refusals:
             write(heading("Steps:"))
@@ -318,6 +328,10 @@ def interrupted_message(exc: RemovalInterrupted) -> str:
         lines += ["Not done:", *(f"  {step}" for step in exc.not_done)]
         lines.append("Run the same command again to complete the removal.")
     return "\n".join(lines)
+
+
+def _join(items: tuple[str, ...]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def _labels(labels: tuple[str, ...]) -> str:

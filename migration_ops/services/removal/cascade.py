@@ -4,7 +4,7 @@ the reverse relations of the models Django knows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps as global_apps
@@ -12,7 +12,7 @@ from django.db import models, router
 
 from migration_ops import compat
 from migration_ops.core.schema import Schema
-from migration_ops.services.removal.plan import Cascade
+from migration_ops.services.removal.plan import Cascade, CascadeTotal
 
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
@@ -39,16 +39,16 @@ def content_type_where(
 
 def content_types_and_cascades(
     connection: BaseDatabaseWrapper, live: Schema, removed: set[str], dropped: set[str]
-) -> tuple[tuple[str, ...], tuple[Cascade, ...]]:
+) -> tuple[tuple[str, ...], tuple[Cascade, ...], int]:
     """The content types of the removed apps and what deleting them cascades to.
 
     Follows the reverse relations of the models Django knows (``on_delete`` decides), into
     tables that exist and stay: the rows of the removed apps' own models go with their
-    tables.
+    tables. Also returns how many relations were checked (rows counted through them).
     """
     table = _content_type_table(connection, live)
     if table is None or table in dropped:
-        return (), ()
+        return (), (), 0
     from django.contrib.contenttypes.models import ContentType
 
     quote = connection.ops.quote_name
@@ -61,10 +61,48 @@ def content_types_and_cascades(
         )
         names = tuple(f"{app}.{model}" for app, model in cursor.fetchall())
     if not names:
-        return (), ()
+        return (), (), 0
     cascades: list[Cascade] = []
-    _walk(connection, live, removed, dropped, ContentType, where, params, 1, cascades, set())
-    return names, tuple(cascades)
+    checked = _walk(
+        connection, live, removed, dropped, ContentType, where, params, 1, cascades, set()
+    )
+    return names, tuple(cascades), checked
+
+
+def cascade_totals(
+    connection: BaseDatabaseWrapper, cascades: Sequence[Cascade]
+) -> tuple[CascadeTotal, ...]:
+    """``cascades`` merged by table, action and protection, in the walk's order. A table that
+    several relations reach has its rows counted once, through all of them at once."""
+    groups: dict[tuple[str, str, bool], list[Cascade]] = {}
+    for cascade in cascades:
+        groups.setdefault((cascade.table, cascade.action, cascade.protected), []).append(cascade)
+    quote = connection.ops.quote_name
+    totals = []
+    for (table, action, protected), members in groups.items():
+        rows = members[0].rows
+        if len(members) > 1:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT COUNT(*) FROM {quote(table)} WHERE "
+                    + " OR ".join(f"({c.where})" for c in members),
+                    [p for c in members for p in c.params],
+                )
+                rows = int(cursor.fetchone()[0])
+        singular, plural = members[0].names
+        totals.append(
+            CascadeTotal(
+                model=members[0].model,
+                table=table,
+                description=singular if rows == 1 else plural,
+                action=action,
+                fields=tuple(dict.fromkeys(c.field for c in members)),
+                rows=rows,
+                protected=protected,
+                relations=len(members),
+            )
+        )
+    return tuple(totals)
 
 
 def _walk(
@@ -78,8 +116,11 @@ def _walk(
     depth: int,
     out: list[Cascade],
     seen: set[type[models.Model]],
-) -> None:
+) -> int:
+    """Append to ``out`` what deleting the rows of ``parent`` that ``where`` selects deletes
+    or updates, recursively; return how many relations were checked."""
     quote = connection.ops.quote_name
+    checked = 0
     seen = seen | {parent}
     # Relations to this model only: for a child of multi-table inheritance, the relations it
     # inherits point at its parent's table, whose rows the walk reaches from the parent.
@@ -110,6 +151,7 @@ def _walk(
                 f"SELECT COUNT(*) FROM {quote(opts.db_table)} WHERE {child_where}", params
             )
             rows = int(cursor.fetchone()[0])
+        checked += 1
         on_delete = compat.python_on_delete(relation.on_delete)
         if on_delete is models.CASCADE:
             action = "delete"
@@ -132,10 +174,11 @@ def _walk(
             where=child_where,
             params=params,
             protected=on_delete not in (models.CASCADE, models.SET_NULL),
+            names=(str(opts.verbose_name), str(opts.verbose_name_plural)),
         )
         out.append(cascade)
         if action == "delete":
-            _walk(
+            checked += _walk(
                 connection,
                 live,
                 removed,
@@ -147,3 +190,4 @@ def _walk(
                 out,
                 seen,
             )
+    return checked

@@ -129,6 +129,22 @@ class Cascade:
     where: str = field(compare=False, repr=False)  # SQL selecting the rows, %s placeholders
     params: tuple[Any, ...] = field(compare=False, repr=False)
     protected: bool = False  # on_delete forbids the deletion (PROTECT, RESTRICT, ...)
+    names: tuple[str, str] = field(default=("", ""), compare=False, repr=False)  # sing., plural
+
+
+@dataclass(frozen=True)
+class CascadeTotal:
+    """The cascades into one table with one action, merged: the rows they reach together
+    (a row that several foreign keys reach counts once)."""
+
+    model: str
+    table: str
+    description: str  # "log entries", or "log entry" for one row
+    action: str
+    fields: tuple[str, ...]  # the foreign keys, in the walk's order
+    rows: int
+    protected: bool
+    relations: int  # how many cascades were merged
 
 
 @dataclass(frozen=True)
@@ -178,6 +194,8 @@ class RemovalPlan:
     migration_rows: tuple[str, ...]  # "app.name" rows of django_migrations to delete
     content_types: tuple[str, ...]  # "app_label.model"
     cascades: tuple[Cascade, ...]
+    cascade_totals: tuple[CascadeTotal, ...]  # the cascades merged by table and action
+    relations_checked: int  # how many relations the walk counted rows through
     parent_rows: tuple[ParentRows, ...]
     # The labels and every app that would have to be removed with them (code, migrations,
     # foreign keys), transitively; the labels alone when nothing else refers to them.

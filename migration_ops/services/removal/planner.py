@@ -14,7 +14,7 @@ from migration_ops.exceptions import MigrationOpsError, UnknownApp
 from migration_ops.introspection import get_introspector
 from migration_ops.services import backup as backups
 from migration_ops.services.common import get_connection
-from migration_ops.services.removal.cascade import content_types_and_cascades
+from migration_ops.services.removal.cascade import cascade_totals, content_types_and_cascades
 from migration_ops.services.removal.footprint import (
     has_custom_db_table,
     incoming_constraints,
@@ -91,7 +91,10 @@ def build_removal_plan(
     references = code_references(removed)
     dependents = dependent_migrations(connection, removed)
     migration_rows = recorded_migrations(connection, live, removed)
-    content_types, cascades = content_types_and_cascades(connection, live, removed, set(ordered))
+    content_types, cascades, checked = content_types_and_cascades(
+        connection, live, removed, set(ordered)
+    )
+    totals = cascade_totals(connection, cascades)
     parents = parent_rows(connection, live, ownership, ordered, cascades)
 
     migrate_blocker, unapply = reverse_migrations(connection, apps, ordered, removed)
@@ -123,6 +126,7 @@ def build_removal_plan(
         migration_rows=migration_rows,
         content_types=content_types,
         cascades=cascades,
+        totals=totals,
         backup_dir=backup_dir,
         backup_status=(
             None if backup_dir is None else backups.backup_status(backup_dir, database, labels)
@@ -146,6 +150,8 @@ def build_removal_plan(
         migration_rows=migration_rows,
         content_types=content_types,
         cascades=cascades,
+        cascade_totals=totals,
+        relations_checked=checked,
         parent_rows=parents,
         remove_together=together,
         steps=steps,

@@ -21,6 +21,7 @@ from migration_ops.services.removal.plan import (
     DROP_TABLES,
     UNAPPLY,
     Cascade,
+    CascadeTotal,
     IncomingConstraint,
     PlannedTable,
     Step,
@@ -48,6 +49,7 @@ def plan_steps(
     migration_rows: Sequence[str],
     content_types: Sequence[str],
     cascades: Sequence[Cascade],
+    totals: Sequence[CascadeTotal],
     backup_dir: str | Path | None,
     backup_status: str | None,
     connection: BaseDatabaseWrapper,
@@ -171,12 +173,12 @@ def plan_steps(
             (f"DELETE FROM {quote(ContentType._meta.db_table)} WHERE {where}", params)
         )
         deleted = [count(len(content_types), "content type")] + [
-            f"{c.rows} {c.description}" for c in cascades if c.action == "delete" and c.rows
+            f"{t.rows} {t.description}" for t in totals if t.action == "delete" and t.rows
         ]
         nulled = [
-            f"set {c.field} to NULL on {c.rows} {c.description}"
-            for c in cascades
-            if c.action == "set-null" and c.rows
+            f"set {' and '.join(t.fields)} to NULL on {t.rows} {t.description}"
+            for t in totals
+            if t.action == "set-null" and t.rows
         ]
         what = join(deleted) + (f"; {join(nulled)}" if nulled else "")
         steps.append(
