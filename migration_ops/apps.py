@@ -7,6 +7,7 @@ class MigrationOpsConfig(AppConfig):
     verbose_name = "Migration operations"
 
     def ready(self) -> None:
-        from migration_ops.checks import check_settings
+        from migration_ops.checks import check_references_to_removed_apps, check_settings
 
         checks.register(check_settings)
+        checks.register(check_references_to_removed_apps)

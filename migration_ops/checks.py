@@ -1,4 +1,5 @@
-"""System checks for the ``MIGRATION_OPS`` setting."""
+"""System checks: the ``MIGRATION_OPS`` setting, and references to apps that left
+``INSTALLED_APPS`` (what ``safe_remove_app`` lists as left to do)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,12 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 
 from migration_ops.conf import DEFAULTS, conf
+from migration_ops.core.references import (
+    installed_app_files,
+    module_references,
+    settings_references,
+    uninstalled_app_packages,
+)
 
 
 def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
@@ -76,3 +83,25 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
                 )
             )
     return errors
+
+
+def check_references_to_removed_apps(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Settings and installed apps' modules that name a package of the project which looks
+    like an app (models, migrations or an AppConfig) but is not in INSTALLED_APPS: typically
+    what is left of an app removed with safe_remove_app."""
+    packages = uninstalled_app_packages()
+    if not packages:
+        return []
+    references = settings_references(packages) + module_references(packages, installed_app_files())
+    return [
+        Warning(
+            f"{r.location} refers to '{r.package}', an app that is not in INSTALLED_APPS: "
+            f"{r.text}.",
+            hint="Remove the reference (what safe_remove_app listed as left to do), or put "
+            "the app back in INSTALLED_APPS.",
+            id="migration_ops.W002",
+        )
+        for r in references
+    ]

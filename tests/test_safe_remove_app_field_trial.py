@@ -22,10 +22,13 @@ from urllib.parse import quote as url_quote
 
 import pytest
 from django.apps import apps
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.checks import WARNING, run_checks
 from django.core.management import call_command
 from django.db import connections
 from django.db.migrations.recorder import MigrationRecorder
+from django.test import override_settings
 
 from migration_ops.exceptions import MigrationOpsError
 from migration_ops.management.commands import safe_remove_app as command
@@ -582,3 +585,247 @@ def test_a_backup_writes_no_file_for_a_table_without_rows_and_still_restores(tmp
     after = database_state()
     assert after.schema == before.schema
     assert {t for t, r in after.rows.items() if r != before.rows[t]} == {"django_migrations"}
+
+
+# --------------------------------------------------------------------------- item 4: left to do
+
+
+NEWSLETTER = {
+    "newsletter/__init__.py": "",
+    "newsletter/models.py": """
+        from django.db import models
+
+
+        class Subscriber(models.Model):
+            email = models.EmailField()
+    """,
+    "newsletter/migrations/__init__.py": "",
+    "newsletter/migrations/0001_initial.py": """
+        from django.db import migrations, models
+
+
+        class Migration(migrations.Migration):
+            initial = True
+            operations = [
+                migrations.CreateModel(
+                    name="Subscriber",
+                    fields=[
+                        ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                        ("email", models.EmailField(max_length=254)),
+                    ],
+                ),
+            ]
+    """,
+    "newsletter/middleware.py": """
+        class TrackingMiddleware:
+            def __init__(self, get_response):
+                self.get_response = get_response
+
+            def __call__(self, request):
+                return self.get_response(request)
+    """,
+    "newsletter/context_processors.py": """
+        def subscription(request):
+            return {}
+    """,
+    "newsletter/signals.py": "",
+    # Another app, staying, whose ready() imports the app to remove.
+    "portal/__init__.py": "",
+    "portal/apps.py": """
+        from django.apps import AppConfig
+
+
+        class PortalConfig(AppConfig):
+            name = "portal"
+
+            def ready(self):
+                import newsletter.signals  # noqa: F401
+    """,
+    "portal/views.py": """
+        from django.urls import include, path
+
+        urlpatterns = [path("news/", include("newsletter.urls"))]
+    """,
+}
+
+
+@pytest.fixture
+def newsletter(generated_root: Path, restore_database: None) -> Iterator[Path]:  # noqa: F811
+    """``newsletter`` installed and migrated, named in MIDDLEWARE and TEMPLATES, imported by
+    ``portal``'s ready() and included by its URLs."""
+    write_files(generated_root, NEWSLETTER)
+    templates = [
+        {
+            **settings.TEMPLATES[0],
+            "OPTIONS": {
+                "context_processors": [
+                    *settings.TEMPLATES[0]["OPTIONS"]["context_processors"],
+                    "newsletter.context_processors.subscription",
+                ]
+            },
+        }
+    ]
+    with (
+        override_settings(
+            MIDDLEWARE=[*settings.MIDDLEWARE, "newsletter.middleware.TrackingMiddleware"],
+            TEMPLATES=templates,
+        ),
+        installed("newsletter", "portal"),
+    ):
+        call_command("migrate", verbosity=0)
+        yield generated_root
+
+
+def test_left_to_do_lists_the_settings_and_modules_that_still_refer_to_the_app(newsletter):
+    portal = newsletter / "portal"
+    processors = "settings.TEMPLATES[0]['OPTIONS']['context_processors'][3]"
+    references = [
+        "settings.MIDDLEWARE[3] refers to 'newsletter', an app that is not in INSTALLED_APPS: "
+        "'newsletter.middleware.TrackingMiddleware'.",
+        f"{processors} refers to 'newsletter', an app that is not in INSTALLED_APPS: "
+        "'newsletter.context_processors.subscription'.",
+        f"{portal}/apps.py:8 refers to 'newsletter', an app that is not in INSTALLED_APPS: "
+        "import newsletter.signals.",
+        f"{portal}/views.py:3 refers to 'newsletter', an app that is not in INSTALLED_APPS: "
+        "'newsletter.urls'.",
+    ]
+    # Installed, the app is not reported by the check.
+    assert [m for m in run_checks() if m.id == "migration_ops.W002"] == []
+
+    out, err, code = remove("newsletter")
+
+    assert (err, code) == ("", 0)
+    assert out.endswith(
+        "Left to do:\n"
+        "  Remove 'newsletter' from INSTALLED_APPS.\n"
+        "  Remove what refers to 'newsletter' at settings.MIDDLEWARE[3]: "
+        "'newsletter.middleware.TrackingMiddleware'.\n"
+        f"  Remove what refers to 'newsletter' at {processors}: "
+        "'newsletter.context_processors.subscription'.\n"
+        f"  Remove what refers to 'newsletter' at {portal}/apps.py:8: "
+        "import newsletter.signals.\n"
+        f"  Remove what refers to 'newsletter' at {portal}/views.py:3: 'newsletter.urls'.\n"
+        "  'newsletter' is part of this project, not an installed distribution: delete its "
+        f"code ({newsletter / 'newsletter'}) once nothing imports it.\n"
+    )
+
+    # Taken out of INSTALLED_APPS as the plan said, the rest not done yet: the system check
+    # reports the same references.
+    with uninstalled("newsletter"):
+        messages = [m for m in run_checks() if m.id == "migration_ops.W002"]
+    assert [m.msg for m in messages] == references
+    assert {m.level for m in messages} == {WARNING}
+
+
+# -------------------------------------------------------------------------- item 7: label, module
+
+
+NEWSROOM = {
+    "publishing/__init__.py": "",
+    "publishing/news/__init__.py": "",
+    "publishing/news/apps.py": """
+        from django.apps import AppConfig
+
+
+        class NewsConfig(AppConfig):
+            name = "publishing.news"
+            label = "newsroom"
+    """,
+    "publishing/news/models.py": """
+        from django.db import models
+
+
+        class Category(models.Model):
+            name = models.CharField(max_length=50)
+
+
+        class Article(models.Model):
+            title = models.CharField(max_length=50)
+            lead = models.TextField(default="")
+            category = models.ForeignKey(Category, on_delete=models.CASCADE)
+
+            class Meta:
+                db_table = "news_articles"
+    """,
+    "publishing/news/migrations/__init__.py": "",
+    "publishing/news/migrations/0001_initial.py": """
+        from django.db import migrations, models
+        from django.db.models import CASCADE
+
+
+        class Migration(migrations.Migration):
+            initial = True
+            operations = [
+                migrations.CreateModel(
+                    name="Category",
+                    fields=[
+                        ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                        ("name", models.CharField(max_length=50)),
+                    ],
+                ),
+                migrations.CreateModel(
+                    name="Article",
+                    fields=[
+                        ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                        ("title", models.CharField(max_length=50)),
+                        ("category", models.ForeignKey(on_delete=CASCADE, to="newsroom.category")),
+                    ],
+                    options={"db_table": "news_articles"},
+                ),
+            ]
+    """,
+    "publishing/news/migrations/0002_article_lead.py": """
+        from django.db import migrations, models
+
+
+        class Migration(migrations.Migration):
+            dependencies = [("newsroom", "0001_initial")]
+            operations = [
+                migrations.AddField("article", "lead", models.TextField(default="")),
+            ]
+    """,
+}
+
+
+@pytest.fixture
+def newsroom(generated_root: Path, restore_database: None) -> Iterator[Path]:  # noqa: F811
+    """App ``publishing.news``, label ``newsroom``, migrated with rows, then uninstalled."""
+    write_files(generated_root, NEWSROOM)
+    with installed("publishing.news"):
+        call_command("migrate", verbosity=0)
+        from publishing.news.models import Article, Category
+
+        category = Category.objects.create(name="City")
+        Article.objects.create(title="Flood", category=category)
+        Article.objects.create(title="Fair", category=category)
+        with uninstalled("publishing.news"):
+            yield generated_root
+
+
+def test_an_uninstalled_app_whose_label_is_not_its_module_is_found_by_its_migration_files(
+    newsroom,
+):
+    """The label does not import: the migration files are found by the names recorded in
+    django_migrations, so the custom db_table (which no content type names) goes too."""
+    before = database_state()
+
+    out, err, code = remove("newsroom")
+
+    assert (err, code) == ("", 0)
+    assert out.startswith(
+        "Plan to remove 'newsroom' from database 'default':\n"
+        "  newsroom: not installed; found from 2 migrations recorded in django_migrations, 2 "
+        "content types in django_content_type, migration files in module "
+        "publishing.news.migrations\n"
+        "Strategy: drop (auto: 'newsroom' is not in INSTALLED_APPS, so migrate cannot run its "
+        "migrations).\n"
+        "Tables to drop, referencing tables first (2 tables, 3 rows):\n"
+        f"  news_articles      2 rows  newsroom: model newsroom.Article {FILES}, custom db_table\n"
+        f"  newsroom_category   1 row  newsroom: model newsroom.Category {FILES}\n"
+    )
+    assert out.endswith(
+        "Left to do:\n"
+        "  'publishing.news' is part of this project, not an installed distribution: delete its "
+        f"code ({newsroom / 'publishing' / 'news'}) once nothing imports it.\n"
+    )
+    assert_removed(before, {"newsroom"}, {"news_articles", "newsroom_category"})

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import pkgutil
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from importlib import import_module
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps as global_apps
@@ -103,6 +105,8 @@ class StaleApp:
     migration_rows: tuple[str, ...]  # migration names recorded in django_migrations
     content_types: tuple[str, ...]  # model names in django_content_type
     evidence: tuple[str, ...]  # human-readable, one sentence fragment each
+    # The migrations package its tables were read from ("publishing.news.migrations").
+    migrations_module: str | None = None
 
 
 @dataclass(frozen=True)
@@ -222,6 +226,7 @@ def attribute_tables(
                 migration_rows=tuple(sorted(memory.migrations.get(label, ()))),
                 content_types=tuple(sorted(memory.content_types.get(label, ()))),
                 evidence=tuple(evidence[label]),
+                migrations_module=from_files[label][0] if label in from_files else None,
             )
             for label in stale
         },
@@ -411,11 +416,17 @@ def _stale_migration_claims(
     """
     found: dict[str, tuple[str, dict[tuple[str, str], Migration]]] = {}
     for label in labels:
+        names = recorded.get(label, frozenset())
         module_name = _migrations_module(label)
-        if module_name is None:
-            continue
-        migrations = _load_migrations(label, module_name)
-        if migrations and recorded.get(label, frozenset()) <= {name for _, name in migrations}:
+        migrations = _load_migrations(label, module_name) if module_name is not None else None
+        if not migrations and module_name == f"{label}.{MIGRATIONS_MODULE_NAME}":
+            # The label is not the module path ("allauth.socialaccount" is "socialaccount"):
+            # look for the files by the names django_migrations recorded.
+            module_name = _find_migrations_module(label, names)
+            if module_name is None:
+                continue
+            migrations = _load_migrations(label, module_name)
+        if migrations and names <= {name for _, name in migrations}:
             found[label] = (module_name, migrations)
     extra = {key: m for _, migrations in found.values() for key, m in migrations.items()}
     result: dict[str, tuple[str, list[_Claim]]] = {}
@@ -441,6 +452,44 @@ def _migrations_module(label: str) -> str | None:
     if label in modules:
         return modules[label]  # None disables migrations for the app
     return f"{label}.{MIGRATIONS_MODULE_NAME}"
+
+
+def _find_migrations_module(label: str, recorded: frozenset[str]) -> str | None:
+    """The module path of a migrations package on ``sys.path`` (up to three packages deep)
+    whose files include every migration ``recorded`` for ``label``, and that no installed
+    app uses: the package named after the label first, then, when the recorded names are
+    distinctive (more than an initial migration), any package."""
+    if not recorded:
+        return None
+    installed = {f"{c.name}.{MIGRATIONS_MODULE_NAME}" for c in global_apps.get_app_configs()}
+    named_after_label: list[str] = []
+    others: list[str] = []
+    for entry in sys.path:
+        directory = Path(entry or ".")
+        if not directory.is_dir():
+            continue
+        for pattern in ("*/migrations", "*/*/migrations", "*/*/*/migrations"):
+            for package in sorted(directory.glob(pattern)):
+                parts = package.relative_to(directory).parts
+                if not all(p.isidentifier() for p in parts):
+                    continue
+                if not all(
+                    (directory.joinpath(*parts[: i + 1]) / "__init__.py").exists()
+                    for i in range(len(parts))
+                ):
+                    continue
+                module_name = ".".join(parts)
+                if module_name in installed:
+                    continue
+                stems = {p.stem for p in package.glob("*.py")}
+                if not recorded <= stems:
+                    continue
+                (named_after_label if parts[-2] == label else others).append(module_name)
+    if named_after_label:
+        return named_after_label[0]
+    if others and recorded - {"0001_initial"}:
+        return others[0]
+    return None
 
 
 def _load_migrations(label: str, module_name: str) -> dict[tuple[str, str], Migration] | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from migration_ops.core import ownership as owners
 from migration_ops.core.partial import PartlyUnapplied
+from migration_ops.core.references import Reference
 from migration_ops.core.schema import ForeignKey
 from migration_ops.services import backup as backups
 from migration_ops.services.removal.next_steps import left_to_do
@@ -43,6 +44,7 @@ class AppToRemove:
     # The INSTALLED_APPS entry (app module or AppConfig path); None when not installed.
     installed_apps_entry: str | None
     module: str | None  # top-level import name, when importable
+    package: str | None  # the app's own module path ("django.contrib.flatpages"), when known
     module_path: str | None
     distributions: tuple[str, ...]  # installed distributions that provide ``module``
     # Other installed apps, staying, that the same distributions provide.
@@ -197,6 +199,8 @@ class RemovalPlan:
     cascade_totals: tuple[CascadeTotal, ...]  # the cascades merged by table and action
     relations_checked: int  # how many relations the walk counted rows through
     parent_rows: tuple[ParentRows, ...]
+    # Settings and modules of apps that stay that still name the apps' packages.
+    references_left: tuple[Reference, ...]
     # The labels and every app that would have to be removed with them (code, migrations,
     # foreign keys), transitively; the labels alone when nothing else refers to them.
     remove_together: tuple[str, ...]
@@ -247,7 +251,7 @@ class RemovalPlan:
 
     @property
     def left_to_do(self) -> tuple[str, ...]:
-        return left_to_do(self.apps)
+        return left_to_do(self.apps, self.references_left)
 
 
 @dataclass(frozen=True)

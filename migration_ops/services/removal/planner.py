@@ -10,6 +10,11 @@ from pathlib import Path
 from django.apps import apps as global_apps
 
 from migration_ops.core.ownership import attribute_tables
+from migration_ops.core.references import (
+    installed_app_files,
+    module_references,
+    settings_references,
+)
 from migration_ops.exceptions import MigrationOpsError, UnknownApp
 from migration_ops.introspection import get_introspector
 from migration_ops.services import backup as backups
@@ -101,6 +106,13 @@ def build_removal_plan(
     chosen = "drop" if strategy == "drop" or (strategy == "auto" and migrate_blocker) else "migrate"
     together = remove_together(labels, connection, live, ownership)
     resumed = partly_unapplied(connection, live, unapply) if chosen == "migrate" else None
+    packages = [app.package for app in apps if app.package]
+    left = (
+        settings_references(packages)
+        + module_references(packages, installed_app_files(exclude=packages))
+        if packages
+        else []
+    )
     refusals = plan_refusals(
         labels=labels,
         together=together,
@@ -154,6 +166,7 @@ def build_removal_plan(
         relations_checked=checked,
         parent_rows=parents,
         remove_together=together,
+        references_left=tuple(left),
         steps=steps,
         refusals=refusals,
         backup_dir=None if backup_dir is None else str(backup_dir),

@@ -24,18 +24,24 @@ def app_to_remove(
     config = configs.get(label)
     if config is not None:
         module = config.name.partition(".")[0]
+        package: str | None = config.name
         entry = _installed_apps_entry(config)
         evidence: tuple[str, ...] = ()
     else:
-        module = label if _importable(label) else None
+        stale = ownership.stale_apps[label]
+        # The label, or the package of the migration files found for it.
+        package = label if _importable(label) else None
+        if package is None and stale.migrations_module:
+            package = stale.migrations_module.rpartition(".")[0]
+        module = package.partition(".")[0] if package else None
         entry = None
-        evidence = ownership.stale_apps[label].evidence
+        evidence = stale.evidence
     distributions: tuple[str, ...] = ()
     module_path = None
     if module is not None:
         distributions = tuple(sorted(set(_packages_distributions().get(module, ()))))
         with suppress(Exception):
-            spec = importlib.util.find_spec(module)
+            spec = importlib.util.find_spec(package or module)
             if spec is not None:
                 locations = spec.submodule_search_locations
                 module_path = locations[0] if locations else spec.origin
@@ -55,6 +61,7 @@ def app_to_remove(
         installed=config is not None,
         installed_apps_entry=entry,
         module=module,
+        package=package,
         module_path=module_path,
         distributions=distributions,
         distribution_shared_with=shared,
