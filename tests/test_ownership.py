@@ -228,6 +228,7 @@ def test_removed_apps_are_stale_with_their_migration_files(removed):
             "4 content types in django_content_type",
             "migration files in module legacy.migrations",
         ),
+        migrations_module="legacy.migrations",
     )
     assert {t: o.model for t, o in ownership.owners.items() if o.app_label == "legacy"} == (
         LEGACY_MODELS
@@ -244,6 +245,7 @@ def test_removed_apps_are_stale_with_their_migration_files(removed):
                 "3 content types in django_content_type",
                 "migration files in module shop.migrations",
             ),
+            migrations_module="shop.migrations",
         )
 
 
