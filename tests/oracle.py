@@ -234,6 +234,9 @@ def run_python(
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "OTHER_DATABASE_URL")}
     env.update(
         DATABASE_URL=database_url,
+        # The test project's second alias: the same scratch database (Django 6.1's checks
+        # connect to every alias).
+        OTHER_DATABASE_URL=database_url,
         DJANGO_SETTINGS_MODULE=settings_module,
         PYTHONPATH=os.pathsep.join((str(root), str(project))),
         PYTHONDONTWRITEBYTECODE="1",
