@@ -4,7 +4,7 @@ import json
 import os
 from argparse import ArgumentParser, ArgumentTypeError
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS
@@ -13,7 +13,6 @@ from migration_ops.core.operations import Risk, RiskFinding
 from migration_ops.exceptions import MigrationOpsError
 from migration_ops.rendering.baseline import baseline_summary, baseline_to_json
 from migration_ops.rendering.github import render_github
-from migration_ops.rendering.rehearsal import rehearsal_json, rehearsal_text
 from migration_ops.services.annotations import plan_annotations
 from migration_ops.services.baseline import (
     BaselineOutcome,
@@ -21,9 +20,11 @@ from migration_ops.services.baseline import (
     read_baseline,
     write_baseline,
 )
-from migration_ops.services.rehearsal import RehearsalOptions
 from migration_ops.services.upgrade import PlannedMigration, UpgradePlan, build_upgrade_plan
 from migration_ops.text import count
+
+if TYPE_CHECKING:
+    from migration_ops.services.rehearsal import RehearsalOptions
 
 JSON_SCHEMA_VERSION = 1
 FAIL_ON_CHOICES = (*(risk.value for risk in Risk), "findings", "rehearsal")
@@ -257,6 +258,9 @@ class Command(BaseCommand):
         for line in baseline_summary(baseline) if baseline else ():
             write(f"  {line}")
         if plan.rehearsal is not None:
+            # Imported here, as the rehearsal itself: most runs do not rehearse.
+            from migration_ops.rendering.rehearsal import rehearsal_text
+
             rehearsal_text(plan.rehearsal, write, style, verbosity)
         if verbosity >= 1:
             baselined = f", {len(baseline.baselined)} baselined" if baseline else ""
@@ -319,7 +323,7 @@ def plan_to_json(plan: UpgradePlan, baseline: BaselineOutcome | None = None) -> 
         ],
         "baseline": baseline_to_json(baseline),
         # Only with --rehearse (null otherwise).
-        "rehearsal": None if plan.rehearsal is None else rehearsal_json(plan.rehearsal),
+        "rehearsal": None if plan.rehearsal is None else _rehearsal_json(plan),
     }
 
 
@@ -339,6 +343,13 @@ def parse_fail_on(value: str) -> list[str]:
     return names
 
 
+def _rehearsal_json(plan: UpgradePlan) -> dict[str, Any]:
+    from migration_ops.rendering.rehearsal import rehearsal_json
+
+    assert plan.rehearsal is not None
+    return rehearsal_json(plan.rehearsal)
+
+
 def rehearsal_options(options: dict[str, Any]) -> RehearsalOptions | None:
     given = [name for name in REHEARSAL_OPTIONS if options[name] not in (None, False, [])]
     if not options["rehearse"]:
@@ -348,6 +359,8 @@ def rehearsal_options(options: dict[str, Any]) -> RehearsalOptions | None:
         return None
     if options["rows_from"] and not options["rows"]:
         raise CommandError("--rows-from needs --rows N.", returncode=2)
+    from migration_ops.services.rehearsal import RehearsalOptions
+
     return RehearsalOptions(
         rows=options["rows"],
         rows_from_ignored=tuple(options["rows_from"]),
