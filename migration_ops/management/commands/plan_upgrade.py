@@ -6,11 +6,12 @@ from argparse import ArgumentParser, ArgumentTypeError
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS
 
 from migration_ops.core.operations import Risk, RiskFinding
 from migration_ops.exceptions import MigrationOpsError
+from migration_ops.management.base import DatabaseCommand
 from migration_ops.rendering.baseline import baseline_summary, baseline_to_json
 from migration_ops.rendering.github import render_github
 from migration_ops.services.annotations import plan_annotations
@@ -32,7 +33,7 @@ FAIL_ON_CHOICES = (*(risk.value for risk in Risk), "findings", "rehearsal")
 REHEARSAL_OPTIONS = ("rows", "rows_from", "round_trip", "scratch_database", "keep_scratch")
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Show what `migrate` would do to a database (in order, operation by operation) and "
         "what is wrong with it: conflicts, inconsistent history, ghost migrations, stale apps, "

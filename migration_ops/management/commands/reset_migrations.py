@@ -5,10 +5,11 @@ import shlex
 from argparse import ArgumentParser
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS
 
 from migration_ops.exceptions import MigrationOpsError, ResetInterrupted
+from migration_ops.management.base import DatabaseCommand
 from migration_ops.management.interaction import INTERRUPTED, confirm, interruptible
 from migration_ops.services.reset import (
     CLEAN_SLATE,
@@ -30,7 +31,7 @@ from migration_ops.text import count
 JSON_SCHEMA_VERSION = 1
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Replace the migration history of apps by migrations regenerated with Django's "
         "autodetector, after checking that the database is at their head and matches them. "

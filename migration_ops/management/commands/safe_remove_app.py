@@ -4,10 +4,11 @@ import json
 from argparse import ArgumentParser
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS
 
 from migration_ops.exceptions import MigrationOpsError
+from migration_ops.management.base import DatabaseCommand
 from migration_ops.management.interaction import INTERRUPTED, confirm, interrupted
 from migration_ops.services.common import lock_database
 from migration_ops.services.removal import (
@@ -26,7 +27,7 @@ from migration_ops.text import count
 JSON_SCHEMA_VERSION = 1
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Remove the tables, migration rows, content types and permissions of apps from a "
         "database, whether or not the apps are still in INSTALLED_APPS. Shows the plan first "
