@@ -39,6 +39,8 @@ from django.db.migrations.questioner import MigrationQuestioner
 from django.db.migrations.state import ProjectState
 from django.db.migrations.writer import MigrationWriter, OperationWriter
 
+from migration_ops.core.sources import sequence_attribute
+
 MigrationKey = tuple[str, str]
 
 # Attribute that marks a migration written by a clean-slate reset (Django ignores it): the
@@ -458,20 +460,9 @@ def rewrite_dependencies(
     for node in ast.walk(tree):
         if not (isinstance(node, ast.ClassDef) and node.name == "Migration"):
             continue
-        for statement in node.body:
-            targets = (
-                statement.targets
-                if isinstance(statement, ast.Assign)
-                else [statement.target]
-                if isinstance(statement, ast.AnnAssign)
-                else []
-            )
-            value = getattr(statement, "value", None)
-            if not any(isinstance(t, ast.Name) and t.id == "dependencies" for t in targets):
-                continue
-            if not isinstance(value, (ast.List, ast.Tuple)):
-                continue
-            for element in value.elts:
+        dependencies = sequence_attribute(node, "dependencies")
+        if dependencies is not None:
+            for element in dependencies.elts:
                 pair = _literal_pair(element)
                 if pair is None or pair not in mapping:
                     continue

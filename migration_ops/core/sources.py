@@ -56,21 +56,30 @@ def _migration_lines(path: Path) -> tuple[int, tuple[int, ...]]:
         return 1, ()
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == "Migration":
-            for statement in node.body:
-                targets = (
-                    statement.targets
-                    if isinstance(statement, ast.Assign)
-                    else [statement.target]
-                    if isinstance(statement, ast.AnnAssign)
-                    else []
-                )
-                value = getattr(statement, "value", None)
-                if any(isinstance(t, ast.Name) and t.id == "operations" for t in targets) and (
-                    isinstance(value, ast.List | ast.Tuple)
-                ):
-                    return node.lineno, tuple(element.lineno for element in value.elts)
-            return node.lineno, ()
+            operations = sequence_attribute(node, "operations")
+            if operations is None:
+                return node.lineno, ()
+            return node.lineno, tuple(element.lineno for element in operations.elts)
     return 1, ()
+
+
+def sequence_attribute(node: ast.ClassDef, name: str) -> ast.List | ast.Tuple | None:
+    """The literal list or tuple assigned to ``name`` in the body of the class ``node``
+    (``operations = [...]``, ``dependencies: list = [...]``), or None. The last assignment
+    wins, as when Python runs the class body."""
+    found = None
+    for statement in node.body:
+        if isinstance(statement, ast.Assign):
+            targets = statement.targets
+        elif isinstance(statement, ast.AnnAssign):
+            targets = [statement.target]
+        else:
+            continue
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets) and isinstance(
+            statement.value, ast.List | ast.Tuple
+        ):
+            found = statement.value
+    return found
 
 
 def model_location(app_label: str, table: str) -> SourceLocation | None:
