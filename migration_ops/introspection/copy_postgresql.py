@@ -62,6 +62,9 @@ _JSON_TYPES = {"json", "jsonb"}
 
 class PostgreSQLCopier(StructureCopier):
     vendor = "postgresql"
+    # psycopg sends a query without parameters as one simple-protocol message, whatever
+    # statements it holds (190 tables: ~960 replies waited for, one by one, otherwise).
+    statements_per_round_trip = 200
 
     def structure(self, cursor: CursorWrapper) -> Structure:
         quote = self.live.ops.quote_name
