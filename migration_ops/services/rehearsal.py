@@ -9,12 +9,16 @@ runs (``core/rehearsal/isolation.py``).
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.recorder import MigrationRecorder
+from django.db.migrations.state import ProjectState
 
 from migration_ops.conf import conf
 from migration_ops.core.diff import diff
@@ -23,7 +27,7 @@ from migration_ops.core.history import PlanStep, migration_plan
 from migration_ops.core.partial import HalfAppliedMigration, diagnose_half_applied
 from migration_ops.core.rehearsal.compare import Picture, StructureDifference, compare, picture
 from migration_ops.core.rehearsal.isolation import every_alias_on
-from migration_ops.core.rehearsal.runner import Pass, run_pass
+from migration_ops.core.rehearsal.runner import Pass, rendered_applied_state, run_pass
 from migration_ops.core.rehearsal.scratch import ScratchDatabase, scratch_database
 from migration_ops.core.schema import Schema
 from migration_ops.core.states import applied_state
@@ -109,9 +113,20 @@ def rehearse(
     *,
     operation_risks: OperationRisks | None = None,
     progress: Progress | None = None,
+    loader: MigrationLoader | None = None,
+    recorded: Collection[tuple[str, str]] | None = None,
 ) -> Rehearsal:
-    """Rehearse ``steps`` (the plan on ``connection``, whose snapshot is ``live``)."""
+    """Rehearse ``steps`` (the plan on ``connection``, whose snapshot is ``live``).
+
+    ``loader`` and ``recorded``: the planning's loader and the ``django_migrations`` rows
+    it was built from; the first run reuses them (and a start state rendered meanwhile)
+    when the scratch copy holds the same rows.
+    """
     report = progress or (lambda message: None)
+    # Rendering the start state is the executor's slowest step and needs no database:
+    # done while the server builds the copy, as ``migrate`` would do it before running.
+    forwards = bool(steps) and not any(step.backwards for step in steps)
+    start_state = _Background(rendered_applied_state, loader) if loader and forwards else None
     copier = get_copier(connection, connection)  # scratch set below, once it exists
     report("Creating the scratch database")
     with scratch_database(
@@ -143,6 +158,7 @@ def rehearse(
                     not_copied=structure.not_copied,
                     operation_risks=operation_risks or {},
                     report=report,
+                    reuse=_reusable(scratch.connection, loader, recorded, start_state),
                 )
 
 
@@ -160,11 +176,13 @@ def _run(
     not_copied: tuple[str, ...],
     operation_risks: OperationRisks,
     report: Progress,
+    reuse: tuple[MigrationLoader, ProjectState | None] | None = None,
 ) -> Rehearsal:
     connection = scratch.connection
     plan = [(step.key, step.backwards) for step in steps]
     report("Running the plan on the scratch database")
-    passes = [run_pass(connection, "plan", plan)]
+    loader, state = reuse or (None, None)
+    passes = [run_pass(connection, "plan", plan, loader=loader, state=state)]
     half_applied: tuple[HalfAppliedMigration, ...] = ()
     differences: list[RoundTripDifference] = []
     failure = passes[0].failure
@@ -204,6 +222,42 @@ def _run(
         half_applied=half_applied,
         projections=_projections(passes[0], live, rows, operation_risks),
     )
+
+
+class _Background:
+    """``function(*args)`` in a thread of its own; ``result()`` waits for it (None if it
+    raised: the executor then does the work itself and meets the error its own way)."""
+
+    def __init__(self, function: Callable[..., ProjectState], *args: object) -> None:
+        self._result: ProjectState | None = None
+        self._thread = threading.Thread(target=self._run, args=(function, *args), daemon=True)
+        self._thread.start()
+
+    def _run(self, function: Callable[..., ProjectState], *args: object) -> None:
+        try:
+            self._result = function(*args)
+        except Exception:  # the executor renders again and reports the error its own way
+            self._result = None
+
+    def result(self) -> ProjectState | None:
+        self._thread.join()
+        return self._result
+
+
+def _reusable(
+    scratch: BaseDatabaseWrapper,
+    loader: MigrationLoader | None,
+    recorded: Collection[tuple[str, str]] | None,
+    start_state: _Background | None,
+) -> tuple[MigrationLoader, ProjectState | None] | None:
+    """The planning's loader (and the state rendered from it) for the first run, if the
+    scratch copy records exactly the migrations the loader was built from."""
+    state = start_state.result() if start_state is not None else None
+    if loader is None or recorded is None:
+        return None
+    if set(MigrationRecorder(scratch).applied_migrations()) != set(recorded):
+        return None  # the live history moved since the planning read it
+    return loader, state
 
 
 def _row_limits(live: Schema, options: RehearsalOptions) -> dict[str, int | None]:

@@ -257,7 +257,14 @@ def build_upgrade_plan(
             for op in m.operations
         }
         rehearsal = run_rehearsal(
-            connection, steps, live, rehearse, operation_risks=operation_risks, progress=report
+            connection,
+            steps,
+            live,
+            rehearse,
+            operation_risks=operation_risks,
+            progress=report,
+            loader=executor.loader,
+            recorded=history.applied,
         )
     return UpgradePlan(
         database=database,

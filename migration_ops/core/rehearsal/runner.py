@@ -16,14 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.migrations.exceptions import IrreversibleError
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
+from django.db.migrations.recorder import MigrationRecorder
+from django.db.migrations.state import ProjectState
 
 from migration_ops.core.tables import db_table
 
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
     from django.db.migrations.operations.base import Operation
-    from django.db.migrations.state import ProjectState
 
 MigrationKey = tuple[str, str]
 
@@ -172,16 +174,52 @@ class _Recorder:
         return timed
 
 
+class _LoadedExecutor(MigrationExecutor):
+    """Django's executor over a loader built already, for a database whose recorded
+    migrations are the same rows (the live one, copied whole): the graph is built once."""
+
+    def __init__(
+        self,
+        connection: BaseDatabaseWrapper | None,
+        loader: MigrationLoader,
+        progress_callback: Callable[..., None] | None = None,
+    ) -> None:
+        self.connection = connection
+        self.loader = loader
+        self.recorder = MigrationRecorder(connection)
+        self.progress_callback = progress_callback
+
+
+def rendered_applied_state(loader: MigrationLoader) -> ProjectState:
+    """The state ``migrate`` hands the executor for a forward plan: the applied migrations'
+    (``_create_project_state(with_applied_migrations=True)``), rendered, as the command
+    renders it before the pre-migrate signal. Touches no database."""
+    state = _LoadedExecutor(None, loader)._create_project_state(with_applied_migrations=True)
+    state.apps  # noqa: B018 (rendering is the point)
+    return state
+
+
 def run_pass(
     connection: BaseDatabaseWrapper,
     name: str,
     plan: Sequence[tuple[MigrationKey, bool]] | None,
     targets: Sequence[tuple[str, str | None]] = (),
+    *,
+    loader: MigrationLoader | None = None,
+    state: ProjectState | None = None,
 ) -> Pass:
     """Run ``plan`` (keys and directions; None: the plan for ``targets``) with Django's
-    executor on ``connection``; a failure ends the pass and is recorded, not raised."""
+    executor on ``connection``; a failure ends the pass and is recorded, not raised.
+
+    ``loader``: one built already for the same recorded migrations (else the executor
+    builds its own from ``connection``); ``state``: the rendered start state of a forward
+    plan, as ``migrate`` passes it (else the executor renders it).
+    """
     recorder = _Recorder(connection)
-    executor = MigrationExecutor(connection, progress_callback=recorder.progress)
+    if loader is None:
+        executor = MigrationExecutor(connection, progress_callback=recorder.progress)
+    else:
+        executor = _LoadedExecutor(connection, loader, progress_callback=recorder.progress)
     if plan is None:
         steps = executor.migration_plan(list(targets))
     else:
@@ -191,7 +229,7 @@ def run_pass(
     if steps:
         with _operations_timed(recorder, steps), connection.execute_wrapper(recorder):
             try:
-                executor.migrate(list(targets), plan=steps)
+                executor.migrate(list(targets), plan=steps, state=state)
             except Exception as exc:  # the rehearsal's finding: named, not raised
                 if recorder.current is None:
                     raise
