@@ -17,7 +17,6 @@ import jsonschema
 import pytest
 from django.core.management import call_command
 from django.db import connection, connections
-from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.executor import MigrationExecutor
 from django.db.utils import load_backend
 
@@ -28,6 +27,7 @@ from migration_ops.introspection import get_copier, get_introspector, snapshot
 from migration_ops.services.rehearsal import RehearsalOptions
 from migration_ops.services.rehearsal import rehearse as rehearse_plan
 from tests.rehearsal_app import APP, LOG_TABLE, TABLE, forget_modules, write_app
+from tests.restricted import low_privilege_connection
 from tests.utils import run_command
 
 pytestmark = pytest.mark.django_db(databases=["default", "other"], transaction=True)
@@ -553,34 +553,6 @@ def given_database(tmp_path: Path) -> Iterator[tuple[str, Callable[[], list[str]
         if connection.vendor != "sqlite":
             with connection.cursor() as cursor:
                 cursor.execute(f"DROP DATABASE {quote(settings_dict['NAME'])}")
-
-
-@contextmanager
-def low_privilege_connection() -> Iterator[BaseDatabaseWrapper]:
-    """A connection to the live test database as a user that may only read it."""
-    name = connection.settings_dict["NAME"]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("DROP ROLE IF EXISTS rehearse_lowpriv")
-            cursor.execute("CREATE ROLE rehearse_lowpriv LOGIN NOCREATEDB")
-            cursor.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO rehearse_lowpriv")
-        else:
-            cursor.execute("DROP USER IF EXISTS 'rehearse_lowpriv'@'%'")
-            cursor.execute("CREATE USER 'rehearse_lowpriv'@'%'")
-            cursor.execute(f"GRANT SELECT ON `{name}`.* TO 'rehearse_lowpriv'@'%'")
-    settings_dict = {**connection.settings_dict, "USER": "rehearse_lowpriv", "PASSWORD": ""}
-    # Not in DATABASES: a connection made on the fly, under its own alias.
-    lowpriv = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, "lowpriv")
-    try:
-        yield lowpriv
-    finally:
-        lowpriv.close()
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM rehearse_lowpriv")
-                cursor.execute("DROP ROLE rehearse_lowpriv")
-            else:
-                cursor.execute("DROP USER 'rehearse_lowpriv'@'%'")
 
 
 def test_rehearsal_options_need_rehearse():
