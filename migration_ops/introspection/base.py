@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 import weakref
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -260,6 +260,14 @@ class Introspector:
         nothing). Read from the catalogue: nothing is tried."""
         return None
 
+    # Privileges (checked while planning, so that a refusal comes before any change) -----
+
+    def missing_table_privileges(self, needs: Mapping[str, Collection[str]]) -> str | None:
+        """What this connection's user lacks of ``needs`` (``{table: privileges}``, among
+        ``TABLE_PRIVILEGES``), as a phrase that says what to grant (None: nothing). Read
+        from the catalogue: nothing is tried."""
+        return None
+
     @contextmanager
     def lock(self, name: str) -> Iterator[None]:
         """Hold the advisory lock ``name`` on this database for the duration of the block.
@@ -337,6 +345,30 @@ _HELD_LOCKS: weakref.WeakKeyDictionary[BaseDatabaseWrapper, dict[str, _HeldLock]
 
 def _is_prefix(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
     return len(short) <= len(long) and long[: len(short)] == short
+
+
+# What a removal or a reset may need of a table, in the order messages list them.
+TABLE_PRIVILEGES = ("DROP", "ALTER", "INDEX", "INSERT", "UPDATE", "DELETE")
+
+
+def missing_by_privileges(
+    needs: Mapping[str, Collection[str]], granted: Callable[[str], Collection[str]]
+) -> dict[tuple[str, ...], list[str]]:
+    """``{missing privileges: [tables]}`` of ``needs``, given the privileges
+    ``granted(table)`` of each table; privileges in ``TABLE_PRIVILEGES`` order, tables
+    sorted."""
+    missing: dict[tuple[str, ...], list[str]] = {}
+    for table in sorted(needs):
+        have = set(granted(table))
+        lacking = tuple(p for p in TABLE_PRIVILEGES if p in needs[table] and p not in have)
+        if lacking:
+            missing.setdefault(lacking, []).append(table)
+    return missing
+
+
+def and_join(items: Sequence[str]) -> str:
+    """ "a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def group_rows(rows: Iterable[tuple[Any, ...]]) -> dict[Any, list[tuple[Any, ...]]]:

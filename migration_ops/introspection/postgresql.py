@@ -7,7 +7,12 @@ import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from migration_ops.core.schema import Column, ForeignKey, Schema, Table
-from migration_ops.introspection.base import Introspector, group_rows
+from migration_ops.introspection.base import (
+    Introspector,
+    and_join,
+    group_rows,
+    missing_by_privileges,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Mapping
@@ -200,6 +205,51 @@ class PostgreSQLIntrospector(Introspector):
             return None
         return f"role {role!r} has no CREATEDB attribute (ALTER ROLE {role} CREATEDB gives it)"
 
+    def missing_table_privileges(self, needs: Mapping[str, Collection[str]]) -> str | None:
+        # DROP, ALTER and index changes are no grantable privileges here: they need the
+        # table's owner, a member of the owner's role, or a superuser (pg_has_role says yes
+        # to superusers).
+        with self.connection.cursor() as cursor:
+            cursor.execute(_TABLE_PRIVILEGES_SQL, [sorted(needs)])
+            rows = {name: (owner, flags) for name, owner, *flags in cursor.fetchall()}
+            cursor.execute("SELECT current_user")
+            (role,) = cursor.fetchone()
+
+        def granted(table: str) -> set[str]:
+            if table not in rows:
+                return set(needs[table])  # not there: nothing to check
+            owns, insert, update, delete = rows[table][1]
+            allowed = {"DROP": owns, "ALTER": owns, "INDEX": owns, "INSERT": insert}
+            return {p for p, yes in {**allowed, "UPDATE": update, "DELETE": delete}.items() if yes}
+
+        missing = missing_by_privileges(needs, granted)
+        if not missing:
+            return None
+        quote = self.connection.ops.quote_name
+        owned = {"DROP", "ALTER", "INDEX"}
+        not_owned = sorted({t for p, ts in missing.items() if owned & set(p) for t in ts})
+        owners = sorted({rows[t][0] for t in not_owned})
+        lacks = [
+            f"{and_join(kept)} on {and_join(ts)}"
+            for p, ts in missing.items()
+            if (kept := [q for q in p if q not in owned])
+        ]
+        parts = []
+        if not_owned:
+            parts.append(
+                f"does not own {and_join(not_owned)}, which only their owner "
+                f"({and_join(owners)}), a member of its role or a superuser may drop or alter"
+            )
+        if lacks:
+            parts.append(f"lacks {'; '.join(lacks)}")
+        statements = [f"GRANT {quote(owner)} TO {quote(role)}" for owner in owners] + [
+            f"GRANT {', '.join(kept)} ON {', '.join(quote(t) for t in ts)} TO {quote(role)}"
+            for p, ts in missing.items()
+            if (kept := [q for q in p if q not in owned])
+        ]
+        gives = "gives it" if len(statements) == 1 else "give them"
+        return f"role {role!r} {' and '.join(parts)} ({'; '.join(statements)} {gives})"
+
     @staticmethod
     def lock_key(name: str) -> int:
         """A stable signed 64-bit key for ``pg_try_advisory_lock`` (advisory locks are per
@@ -228,6 +278,18 @@ _PRIMARY_KEY_SEQUENCES_SQL = """
     JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(x.indkey)
     WHERE c.relname = %s
       AND pg_get_serial_sequence(quote_ident(c.relname), a.attname) IS NOT NULL
+"""
+
+
+# Per table of the current schema: its owner, whether the current user may act as the
+# owner, and its INSERT, UPDATE and DELETE privileges.
+_TABLE_PRIVILEGES_SQL = """
+    SELECT c.relname, pg_get_userbyid(c.relowner), pg_has_role(c.relowner, 'USAGE'),
+           has_table_privilege(c.oid, 'INSERT'), has_table_privilege(c.oid, 'UPDATE'),
+           has_table_privilege(c.oid, 'DELETE')
+    FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+    WHERE c.relkind IN ('r', 'p') AND c.relname = ANY(%s)
 """
 
 

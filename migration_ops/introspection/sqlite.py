@@ -26,7 +26,7 @@ except ImportError:  # Windows: no advisory file locks
     fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Collection, Iterator, Mapping
 
     from django.db.backends.utils import CursorWrapper
 
@@ -262,6 +262,26 @@ class SQLiteIntrospector(Introspector):
                     f"Rebuilding {table!r} without its foreign key {foreign_key} changed more "
                     "than that constraint; the rebuild was rolled back."
                 )
+
+    def missing_table_privileges(self, needs: Mapping[str, Collection[str]]) -> str | None:
+        # No users nor grants: the connection may write the file, or nothing at all.
+        if not needs:
+            return None
+        with self.connection.cursor() as cursor:
+            cursor.execute("PRAGMA query_only")
+            if cursor.fetchone()[0]:
+                return "the connection is read-only (PRAGMA query_only is on: connect without it)"
+        if self.connection.is_in_memory_db():
+            return None
+        path = Path(self.connection.settings_dict["NAME"])
+        # Writing also needs the directory, for the rollback journal.
+        for target in (path, path.parent):
+            if not os.access(target, os.W_OK):
+                return (
+                    f"{str(target)!r} is read-only for this process (the database file and "
+                    "its directory must be writable)"
+                )
+        return None
 
     def _lock_path(self, name: str) -> Path | None:
         if self.connection.is_in_memory_db():

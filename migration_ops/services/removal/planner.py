@@ -19,6 +19,7 @@ from migration_ops.exceptions import MigrationOpsError, UnknownApp
 from migration_ops.introspection import get_introspector
 from migration_ops.services import backup as backups
 from migration_ops.services.common import get_connection
+from migration_ops.services.privileges import privileges_refusal
 from migration_ops.services.removal.cascade import cascade_totals, content_types_and_cascades
 from migration_ops.services.removal.footprint import (
     has_custom_db_table,
@@ -38,7 +39,7 @@ from migration_ops.services.removal.references import (
 )
 from migration_ops.services.removal.refusals import plan_refusals
 from migration_ops.services.removal.reverse import partly_unapplied, reverse_migrations
-from migration_ops.services.removal.steps import plan_steps
+from migration_ops.services.removal.steps import plan_steps, privileges_needed
 from migration_ops.services.removal.targets import app_to_remove
 
 
@@ -145,6 +146,10 @@ def build_removal_plan(
         ),
         connection=connection,
     )
+    # Last: what the steps need is known once they are.
+    missing = privileges_refusal(connection, database, privileges_needed(steps))
+    if missing is not None:
+        refusals = (*refusals, missing)
     return RemovalPlan(
         database=database,
         vendor=connection.vendor,

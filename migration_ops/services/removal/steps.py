@@ -11,6 +11,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from migration_ops.core.partial import PartlyUnapplied
 from migration_ops.core.schema import Schema
 from migration_ops.services.backup import FINISHED, WRITTEN
+from migration_ops.services.privileges import merge_needs, statement_needs
 from migration_ops.services.removal.cascade import content_type_where
 from migration_ops.services.removal.plan import (
     BACKUP,
@@ -191,6 +192,19 @@ def plan_steps(
             )
         )
     return tuple(steps)
+
+
+def privileges_needed(steps: Sequence[Step]) -> dict[str, set[str]]:
+    """``{table: privileges}`` that carrying out ``steps`` needs."""
+    recorder_table = MigrationRecorder.Migration._meta.db_table
+    parts: list[dict[str, set[str]]] = []
+    for step in steps:
+        parts.append(statement_needs(step.sql))
+        if step.kind in (DROP_TABLES, DROP_LEFTOVER_TABLES):
+            parts.append({table: {"DROP"} for table in step.tables})
+        elif step.kind == UNAPPLY:  # the executor deletes the migration's row
+            parts.append({recorder_table: {"DELETE"}})
+    return merge_needs(*parts)
 
 
 def _display(sql: str, params: Sequence[Any]) -> str:

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from migration_ops.core.locations import migrations_directory
 from migration_ops.core.regenerate import SpecialOperation, label, module_file, stand_ins
 from migration_ops.exceptions import ResetRefused, UnknownApp
 from migration_ops.services.common import get_connection, load_executor, lock_database
+from migration_ops.services.privileges import privileges_refusal
 from migration_ops.services.reset.plan import (
     CLEAN_SLATE,
     DONE,
@@ -137,6 +138,7 @@ class _Planner:
             if app in apps_plans:
                 continue
             apps_plans[app] = self._unchanged_app(app, kinds[app])
+        self._check_privileges(apps_plans.values())
         self._refuse_if_any()
         work = replace(
             work,
@@ -279,6 +281,18 @@ class _Planner:
             raise ResetRefused(
                 "Nothing was changed:\n" + "\n".join(f"- {problem}" for problem in self.problems)
             )
+
+    def _check_privileges(self, apps: Collection[AppReset]) -> None:
+        """The recording step's INSERT and DELETE on django_migrations, known now rather
+        than after the files were moved."""
+        wanted = {"INSERT": any(a.rows_to_record for a in apps)}
+        wanted["DELETE"] = any(a.rows_to_delete for a in apps)
+        needs = {
+            MigrationRecorder.Migration._meta.db_table: {p for p, yes in wanted.items() if yes}
+        }
+        problem = privileges_refusal(self.connection, self.connection.alias, needs)
+        if problem is not None:
+            self.problems.append(problem)
 
     # Regeneration --------------------------------------------------------------------
 
