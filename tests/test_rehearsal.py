@@ -24,6 +24,7 @@ from migration_ops.core.rehearsal.compare import compare, picture
 from migration_ops.core.rehearsal.scratch import scratch_name
 from migration_ops.exceptions import RehearsalRefused
 from migration_ops.introspection import get_copier, get_introspector, snapshot
+from migration_ops.rendering.github import escape_data
 from migration_ops.services.rehearsal import RehearsalOptions
 from migration_ops.services.rehearsal import rehearse as rehearse_plan
 from tests.rehearsal_app import APP, LOG_TABLE, TABLE, forget_modules, write_app
@@ -446,6 +447,98 @@ class TestRoundTrip:
             f"    After reverse, compared with the start: Index on {TABLE} (name) is missing."
         ) in lines
         assert lines[-2:] == ["Rehearsal FAILED.", "1 migration planned, 0 findings."]
+
+
+def line_in(demo: Demo, name: str, text: str) -> tuple[str, int]:
+    """The demo's migration ``name`` relative to the demo root, and the line of ``text``."""
+    relative = f"{demo.packages[-1]}/{name}.py"
+    lines = (demo.root / relative).read_text().splitlines()
+    return relative, next(n for n, line in enumerate(lines, start=1) if text in line)
+
+
+@pytest.mark.usefixtures("unchanged")
+class TestGithubFormat:
+    """``--format github``: one annotation per failed run (at the failing operation) and per
+    round-trip difference; an error where --check or --fail-on rehearsal fail the run."""
+
+    @pytest.fixture(autouse=True)
+    def workspace(self, tmp_path_factory, monkeypatch) -> None:
+        # The demo's root (not the fixture itself: it must be set up after ``unchanged``).
+        root = tmp_path_factory.getbasetemp() / "rehearsal_apps"
+        monkeypatch.setenv("GITHUB_WORKSPACE", str(root))
+
+    def test_failed_migration_at_its_operation(self, demo):
+        demo("0002_unique_code", gadgets=DUPLICATES)
+        error = pending_migration(rehearse("--rows", "10")[0])["error"]
+        path, line = line_in(demo, "0002_unique_code", "migrations.AlterField(")
+        annotation = (
+            f"file={path},line={line},title=plan_upgrade%3A rehearsal::The rehearsal's run "
+            f"failed: Apply {APP}.0002_unique_code, Alter field code on gadget: "
+            f"{escape_data(error)}\n"
+        )
+        args = ("plan_upgrade", "--rehearse", "--rows", "10")
+        assert run_command(*args, format="github") == ("::warning " + annotation, "", 0)
+        assert run_command(*args, "--fail-on", "rehearsal", format="github") == (
+            "::error " + annotation,
+            f"--fail-on matched rehearsal ({APP}.0002_unique_code failed in the 'plan' run).",
+            1,
+        )
+
+    def test_half_way_failure_says_what_stays_applied(self, demo):
+        demo("0002_flag_then_unique", gadgets=DUPLICATES)
+        error = pending_migration(rehearse("--rows", "10")[0])["error"]
+        path, line = line_in(demo, "0002_flag_then_unique", "migrations.AlterField(")
+        left = (
+            " Left applied (DDL is not transactional here): Add field flag to gadget."
+            if connection.vendor == "mysql"
+            else ""
+        )
+        out, err, code = run_command("plan_upgrade", "--rehearse", "--rows", "10", format="github")
+        assert (out, err, code) == (
+            f"::warning file={path},line={line},title=plan_upgrade%3A rehearsal::The "
+            f"rehearsal's run failed: Apply {APP}.0002_flag_then_unique, Alter field code on "
+            f"gadget: {escape_data(error)}{left}\n",
+            "",
+            0,
+        )
+
+    def test_irreversible_reverse_at_the_migration(self, demo):
+        demo("0002_no_reverse", gadgets=DUPLICATES)
+        error = rehearse("--round-trip")[0]["rehearsal"]["passes"][1]["migrations"][0]["error"]
+        path, line = line_in(demo, "0002_no_reverse", "class Migration")
+        out, err, code = run_command(
+            "plan_upgrade", "--rehearse", "--round-trip", "--check", format="github"
+        )
+        assert out.splitlines() == [
+            f"::error file={path},line={line},title=plan_upgrade%3A pending migration::Apply "
+            f"{APP}.0002_no_reverse: pending on database 'default'.",
+            f"::error file={path},line={line},title=plan_upgrade%3A rehearsal::The rehearsal's "
+            f"run in reverse failed: Unapply {APP}.0002_no_reverse, Raw Python operation: "
+            f"{escape_data(error)}",
+        ]
+        assert (err, code) == ("1 pending migration and 0 findings; the rehearsal failed.", 1)
+
+    def test_round_trip_differences(self, demo):
+        demo("0002_drop_name_index")
+        differences = rehearse("--round-trip")[0]["rehearsal"]["round_trip_differences"]
+        # The second names the index with its definition, which each backend spells its way.
+        assert [d["message"] for d in differences][:1] == [f"Index on {TABLE} (name) is missing."]
+        assert run_command("plan_upgrade", "--rehearse", "--round-trip", format="github") == (
+            "".join(
+                "::warning title=plan_upgrade%3A rehearsal::The rehearsal's round trip, after "
+                f"reverse compared with the start: {escape_data(d['message'])}\n"
+                for d in differences
+            ),
+            "",
+            0,
+        )
+        assert len(differences) == 2
+
+    def test_a_passed_rehearsal_gives_none(self, demo):
+        demo("0002_structure", gadgets=DUPLICATES)
+        assert run_command(
+            "plan_upgrade", "--rehearse", "--round-trip", "--rows", "10", format="github"
+        ) == ("", "", 0)
 
 
 @pytest.mark.usefixtures("unchanged")

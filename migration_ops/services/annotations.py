@@ -8,13 +8,18 @@ in CI); a file outside it gets no path.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from migration_ops.core.operations import RiskFinding
 from migration_ops.core.sources import SourceLocation, migration_location, model_location
 from migration_ops.services.upgrade import Finding, PlannedMigration, UpgradePlan
+
+if TYPE_CHECKING:  # the rehearsal's modules load only when a rehearsal runs
+    from migration_ops.core.rehearsal.runner import MigrationRun
+    from migration_ops.services.rehearsal import Rehearsal
 
 # Findings whose subject is a migration label ("app.name").
 _MIGRATION_SUBJECTS = frozenset(
@@ -81,7 +86,60 @@ def plan_annotations(
                 **located(finding_location(finding)),
             )
         )
+    if plan.rehearsal is not None:
+        rehearsal_level = "error" if check or "rehearsal" in fail_on else "warning"
+        found += _rehearsal_annotations(plan, plan.rehearsal, rehearsal_level, located)
     return tuple(found)
+
+
+_PASS_TITLES = {"plan": "run", "reverse": "run in reverse", "plan again": "second run"}
+
+
+def _rehearsal_annotations(
+    plan: UpgradePlan,
+    rehearsal: Rehearsal,
+    level: str,
+    located: Callable[[SourceLocation | None], dict[str, str | int | None]],
+) -> Iterator[Annotation]:
+    """The failed migration of the rehearsal (at its failing operation) and every
+    difference the round trip left; a rehearsal that passed has none."""
+    title = "plan_upgrade: rehearsal"
+    for rehearsal_pass in rehearsal.passes:
+        failed = rehearsal_pass.failure
+        if failed is None:
+            continue
+        what = f"{'Unapply' if failed.backwards else 'Apply'} {failed.label}"
+        if failed.failed_operation:
+            what += f", {failed.failed_operation}"
+        message = (
+            f"The rehearsal's {_PASS_TITLES.get(rehearsal_pass.name, rehearsal_pass.name)} "
+            f"failed: {what}: {failed.error}"
+        )
+        if failed.left_applied:
+            message += (
+                f" Left applied (DDL is not transactional here): {'; '.join(failed.left_applied)}."
+            )
+        where = migration_location(
+            failed.app_label, failed.name, _failed_operation_index(plan, failed)
+        )
+        yield Annotation(level, title, message, **located(where))
+    for found in rehearsal.round_trip_differences:
+        yield Annotation(
+            level,
+            title,
+            f"The rehearsal's round trip, after {found.after} compared with "
+            f"{found.compared_with}: {found.difference.message}",
+        )
+
+
+def _failed_operation_index(plan: UpgradePlan, failed: MigrationRun) -> int | None:
+    """The failing operation's place in the migration file (None: raised outside any)."""
+    position = next((i for i, op in enumerate(failed.operations) if op.error is not None), None)
+    if position is None or not failed.backwards:
+        return position
+    # Unapplied in reverse order: count from the end of the migration's operations.
+    planned = next((m for m in plan.migrations if m.label == failed.label), None)
+    return None if planned is None else len(planned.operations) - 1 - position
 
 
 def finding_location(finding: Finding) -> SourceLocation | None:

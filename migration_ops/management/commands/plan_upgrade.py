@@ -62,7 +62,8 @@ class Command(DatabaseCommand):
             choices=["text", "json", "github", "dot", "mermaid"],
             default="text",
             help="Output format: text for people (default), json for scripts, github for "
-            "GitHub Actions annotations (one per finding and per risk matched by --fail-on), "
+            "GitHub Actions annotations (one per finding, per risk matched by --fail-on and per "
+            "rehearsal failure or round-trip difference), "
             "or the pending plan as a graph in Graphviz dot or Mermaid syntax.",
         )
         parser.add_argument(
