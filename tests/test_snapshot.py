@@ -57,12 +57,13 @@ SPECIMEN_NULLABLE = {
     "previous_id",
 }
 
-# Queries per snapshot: constant on MySQL and PostgreSQL; SQLite adds one count(*) per table.
+# Queries per snapshot (the tables, then one for views and sequences): constant on MySQL and
+# PostgreSQL; SQLite adds one count(*) per table.
 QUERIES = {
     # Catalogue queries, then the row counts: up to 400 tables per UNION ALL.
-    "sqlite": lambda tables: 7 + math.ceil(tables / 400),
-    "mysql": lambda tables: 5,
-    "postgresql": lambda tables: 4,
+    "sqlite": lambda tables: 8 + math.ceil(tables / 400),
+    "mysql": lambda tables: 6,
+    "postgresql": lambda tables: 5,
 }
 
 

@@ -67,10 +67,35 @@ class IncomingForeignKey:
     foreign_key: ForeignKey
 
 
+# Kinds of DatabaseObject.
+VIEW = "view"
+MATERIALIZED_VIEW = "materialized-view"
+SEQUENCE = "sequence"
+OBJECT_NOUNS = {VIEW: "view", MATERIALIZED_VIEW: "materialized view", SEQUENCE: "sequence"}
+
+
+@dataclass(frozen=True)
+class DatabaseObject:
+    """A named object of the schema that is not a table and that no model describes: a
+    view, a materialized view, a sequence no column owns (serial and identity sequences
+    belong to their tables)."""
+
+    name: str
+    kind: str  # VIEW, MATERIALIZED_VIEW or SEQUENCE
+    # The tables and objects its definition reads (views; empty for sequences).
+    depends_on: frozenset[str] = frozenset()
+
+    @property
+    def noun(self) -> str:
+        return OBJECT_NOUNS[self.kind]
+
+
 @dataclass(frozen=True)
 class Schema:
     vendor: str
     tables: Mapping[str, Table]
+    # Views, materialized views and free sequences, by name (empty in expected schemas).
+    objects: Mapping[str, DatabaseObject] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[Table]:
         return iter(self.tables.values())
@@ -88,4 +113,12 @@ class Schema:
         ]
 
     def restricted_to(self, names: set[str] | frozenset[str]) -> Schema:
-        return Schema(self.vendor, {n: t for n, t in self.tables.items() if n in names})
+        return Schema(
+            self.vendor,
+            {n: t for n, t in self.tables.items() if n in names},
+            {n: o for n, o in self.objects.items() if n in names},
+        )
+
+    def dependents(self, names: set[str] | frozenset[str]) -> list[DatabaseObject]:
+        """The objects (views) whose definitions read any of ``names``, sorted by name."""
+        return [o for o in self.objects.values() if o.depends_on & names]

@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.db import transaction
 
-from migration_ops.core.schema import Column, ForeignKey, Schema, Table
+from migration_ops.core.schema import (
+    MATERIALIZED_VIEW,
+    SEQUENCE,
+    VIEW,
+    Column,
+    DatabaseObject,
+    ForeignKey,
+    Schema,
+    Table,
+)
 from migration_ops.exceptions import LockHeld
 
 if TYPE_CHECKING:
@@ -54,7 +63,8 @@ class Introspector:
     # Snapshot -------------------------------------------------------------------------
 
     def snapshot(self, tables: Collection[str] | None = None) -> Schema:
-        """The live schema: every base table of the current database/schema, normalised.
+        """The live schema: every base table of the current database/schema, normalised,
+        and the views and free sequences (``Schema.objects``).
 
         ``tables`` restricts the snapshot to those names (unknown names are ignored).
         """
@@ -63,7 +73,37 @@ class Introspector:
             return Schema(self.connection.vendor, {})
         with self.connection.cursor() as cursor:
             raw = self.read_tables(cursor, wanted)
-        return self.make_schema(raw)
+            objects = self.read_objects(cursor, wanted)
+        schema = self.make_schema(raw)
+        # What a view reads, among the names of this snapshot (compared as the catalogue
+        # or the definition's text spells them, ignoring case).
+        known = {name.casefold(): name for name in [*schema.tables, *(o.name for o in objects)]}
+        return Schema(
+            schema.vendor,
+            schema.tables,
+            {
+                o.name: replace(
+                    o,
+                    depends_on=frozenset(
+                        known[d.casefold()]
+                        for d in o.depends_on
+                        if d.casefold() in known and known[d.casefold()] != o.name
+                    ),
+                )
+                for o in objects
+            },
+        )
+
+    def read_objects(
+        self, cursor: CursorWrapper, names: frozenset[str] | None
+    ) -> list[DatabaseObject]:
+        """The views, materialized views and sequences no column owns, sorted by name, in
+        one catalogue query (``names``: None for all, or the names to read).
+
+        ``depends_on`` may hold any identifiers of a view's definition (:func:`identifiers`):
+        :meth:`snapshot` keeps those that name a table or object of the snapshot.
+        """
+        return []
 
     def read_tables(self, cursor: CursorWrapper, tables: frozenset[str] | None) -> list[Table]:
         """The tables as the catalogue describes them, before normalisation.
@@ -229,6 +269,26 @@ class Introspector:
             for table in group
         ]
 
+    def drop_objects_sql(
+        self, schema: Schema, names: Collection[str]
+    ) -> list[tuple[tuple[str, ...], str]]:
+        """``(names dropped, statement)`` pairs that drop the objects and tables ``names``
+        (described by ``schema``), never with ``CASCADE``: views first, those that read
+        other views before them, then the tables in :meth:`drop_order`, then sequences (a
+        column default may use one)."""
+        quote = self.connection.ops.quote_name
+        views = [n for n in names if n in schema.objects and schema.objects[n].kind != SEQUENCE]
+        sequences = sorted(
+            n for n in names if n in schema.objects and schema.objects[n].kind == SEQUENCE
+        )
+        statements = [
+            ((name,), f"DROP {_DROP_KEYWORDS[schema.objects[name].kind]} {quote(name)}")
+            for name in _dependents_first(schema, views)
+        ]
+        statements += self.drop_tables_sql(schema, [n for n in names if n in schema.tables])
+        statements += [((name,), f"DROP SEQUENCE {quote(name)}") for name in sequences]
+        return statements
+
     def drop_tables(
         self,
         schema: Schema,
@@ -341,6 +401,41 @@ class _HeldLock:
 _HELD_LOCKS: weakref.WeakKeyDictionary[BaseDatabaseWrapper, dict[str, _HeldLock]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+# Identifiers of an SQL text: quoted ("", ``, []) or bare words; string literals skipped.
+_IDENTIFIER = re.compile(r"""'(?:[^']|'')*'|"((?:[^"]|"")*)"|`((?:[^`]|``)*)`|\[([^\]]*)\]|(\w+)""")
+
+
+def identifiers(sql: str) -> frozenset[str]:
+    """Every identifier of ``sql``, unquoted (keywords and column names included: callers
+    keep the ones that name relations)."""
+    return frozenset(
+        next(group for group in match.groups() if group is not None)
+        for match in _IDENTIFIER.finditer(sql)
+        if any(group is not None for group in match.groups())
+    )
+
+
+_DROP_KEYWORDS = {VIEW: "VIEW", MATERIALIZED_VIEW: "MATERIALIZED VIEW", SEQUENCE: "SEQUENCE"}
+
+
+def _dependents_first(schema: Schema, views: Collection[str]) -> list[str]:
+    """``views`` ordered so that a view that reads another one comes before it (by name
+    among equals; a cycle, which databases refuse anyway, keeps the name order)."""
+    remaining = sorted(views)
+    ordered: list[str] = []
+    while remaining:
+        read_by_others = {
+            dependency
+            for name in remaining
+            for dependency in schema.objects[name].depends_on
+            if dependency != name
+        }
+        free = [name for name in remaining if name not in read_by_others] or remaining
+        ordered += free
+        remaining = [name for name in remaining if name not in free]
+    return ordered
 
 
 def _is_prefix(short: tuple[str, ...], long: tuple[str, ...]) -> bool:

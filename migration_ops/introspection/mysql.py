@@ -1,4 +1,5 @@
-"""MySQL and MariaDB: five ``information_schema`` queries for the whole current database."""
+"""MySQL and MariaDB: five ``information_schema`` queries for the tables of the whole current
+database, one for its views and sequences."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import re
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, ClassVar
 
-from migration_ops.core.schema import Column, ForeignKey, Table
+from migration_ops.core.schema import SEQUENCE, VIEW, Column, DatabaseObject, ForeignKey, Table
 from migration_ops.introspection.base import (
     TABLE_PRIVILEGES,
     Introspector,
     and_join,
     group_rows,
+    identifiers,
     missing_by_privileges,
 )
 
@@ -147,6 +149,31 @@ class MySQLIntrospector(Introspector):
                 )
             )
         return result
+
+    def read_objects(
+        self, cursor: CursorWrapper, names: frozenset[str] | None
+    ) -> list[DatabaseObject]:
+        # Sequences (MariaDB 10.3+) are TABLES rows of their own type. A view's definition
+        # is read only with SHOW VIEW (or as its definer): otherwise it reads nothing here.
+        sql = (
+            "SELECT t.TABLE_NAME, t.TABLE_TYPE, v.VIEW_DEFINITION"
+            " FROM information_schema.TABLES t LEFT JOIN information_schema.VIEWS v"
+            " ON v.TABLE_SCHEMA = t.TABLE_SCHEMA AND v.TABLE_NAME = t.TABLE_NAME"
+            " WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE IN ('VIEW', 'SEQUENCE')"
+        )
+        params: list[str] = []
+        if names is not None:
+            sql += f" AND t.TABLE_NAME IN ({', '.join(['%s'] * len(names))})"
+            params = sorted(names)
+        cursor.execute(f"{sql} ORDER BY t.TABLE_NAME", params)
+        return [
+            DatabaseObject(
+                _text(name),
+                VIEW if _text(type_) == "VIEW" else SEQUENCE,
+                identifiers(_text(definition or "")),
+            )
+            for name, type_, definition in cursor.fetchall()
+        ]
 
     def refresh_estimates(self, tables: Collection[str]) -> None:
         if tables:

@@ -1,4 +1,5 @@
-"""PostgreSQL: four ``pg_catalog`` queries for the whole ``current_schema()``."""
+"""PostgreSQL: four ``pg_catalog`` queries for the tables of the whole ``current_schema()``,
+one for its views and sequences."""
 
 from __future__ import annotations
 
@@ -6,7 +7,16 @@ import hashlib
 import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from migration_ops.core.schema import Column, ForeignKey, Schema, Table
+from migration_ops.core.schema import (
+    MATERIALIZED_VIEW,
+    SEQUENCE,
+    VIEW,
+    Column,
+    DatabaseObject,
+    ForeignKey,
+    Schema,
+    Table,
+)
 from migration_ops.introspection.base import (
     Introspector,
     and_join,
@@ -74,6 +84,30 @@ _CONSTRAINTS_SQL = f"""
     LEFT JOIN pg_class fc ON fc.oid = con.confrelid
     ORDER BY c.relname, con.conname
 """
+
+
+# Views, materialized views and the sequences no column owns (serial and identity ones
+# depend on their column: "a" and "i"), with the relations a view's rewrite rule reads.
+_OBJECTS_SQL = """
+    SELECT c.relname, c.relkind, ARRAY(
+        SELECT DISTINCT ref.relname::text
+        FROM pg_rewrite r
+        JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+            AND d.refclassid = 'pg_class'::regclass
+        JOIN pg_class ref ON ref.oid = d.refobjid AND ref.oid <> c.oid
+        WHERE r.ev_class = c.oid
+    )
+    FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+    WHERE (c.relkind IN ('v', 'm') OR c.relkind = 'S' AND NOT EXISTS (
+        SELECT 1 FROM pg_depend d
+        WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+            AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+    ))
+    {where}
+    ORDER BY c.relname
+"""
+_OBJECT_KINDS = {"v": VIEW, "m": MATERIALIZED_VIEW, "S": SEQUENCE}
 
 
 class PostgreSQLIntrospector(Introspector):
@@ -149,6 +183,18 @@ class PostgreSQLIntrospector(Introspector):
                 )
             )
         return result
+
+    def read_objects(
+        self, cursor: CursorWrapper, names: frozenset[str] | None
+    ) -> list[DatabaseObject]:
+        where, params = "", []
+        if names is not None:
+            where, params = "AND c.relname::text = ANY(%s)", [sorted(names)]
+        cursor.execute(_OBJECTS_SQL.format(where=where), params)
+        return [
+            DatabaseObject(name, _OBJECT_KINDS[kind], frozenset(reads))
+            for name, kind, reads in cursor.fetchall()
+        ]
 
     def refresh_estimates(self, tables: Collection[str]) -> None:
         if tables:

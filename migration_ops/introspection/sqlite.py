@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, ClassVar
 from django.db import DatabaseError, transaction
 from django.db.transaction import TransactionManagementError
 
-from migration_ops.core.schema import Column, ForeignKey, Table
-from migration_ops.introspection.base import Introspector, group_rows
+from migration_ops.core.schema import VIEW, Column, DatabaseObject, ForeignKey, Schema, Table
+from migration_ops.introspection.base import Introspector, group_rows, identifiers
 
 try:
     import fcntl
@@ -99,6 +99,16 @@ class SQLiteIntrospector(Introspector):
                 )
             )
         return result
+
+    def read_objects(
+        self, cursor: CursorWrapper, names: frozenset[str] | None
+    ) -> list[DatabaseObject]:
+        cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'view' ORDER BY name")
+        return [
+            DatabaseObject(name, VIEW, identifiers(sql or ""))
+            for name, sql in cursor.fetchall()
+            if names is None or name in names
+        ]
 
     @staticmethod
     def _indexes(
@@ -282,6 +292,37 @@ class SQLiteIntrospector(Introspector):
                     "its directory must be writable)"
                 )
         return None
+
+    def drop_tables_sql(
+        self, schema: Schema, tables: Collection[str]
+    ) -> list[tuple[tuple[str, ...], str]]:
+        # Dropping a virtual table drops its shadow tables (an FTS5 index's data): they go
+        # with its statement, not with statements of their own that would find them gone.
+        shadows = self._shadow_tables()
+        virtual = sorted(
+            (t for t in tables if any(s.startswith(f"{t}_") for s in shadows)), key=len
+        )
+        parent_of = {}
+        for shadow in shadows & set(tables):
+            parents = [v for v in virtual if shadow.startswith(f"{v}_")]
+            if parents:
+                parent_of[shadow] = parents[-1]
+        statements = []
+        for dropped, statement in super().drop_tables_sql(
+            schema, [t for t in tables if t not in parent_of]
+        ):
+            gone = sorted(s for s, parent in parent_of.items() if parent in dropped)
+            statements.append(((*dropped, *gone), statement))
+        return statements
+
+    def _shadow_tables(self) -> set[str]:
+        """The shadow tables of the virtual tables (SQLite 3.37+ says which; before, none)."""
+        with self.connection.cursor() as cursor:
+            try:
+                cursor.execute("SELECT name FROM pragma_table_list WHERE type = 'shadow'")
+            except DatabaseError:
+                return set()
+            return {name for (name,) in cursor.fetchall()}
 
     def _lock_path(self, name: str) -> Path | None:
         if self.connection.is_in_memory_db():
