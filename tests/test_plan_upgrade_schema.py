@@ -68,3 +68,25 @@ def test_pending_plan_with_sql_rollback_and_findings():
     assert document["migrations"][0]["sql"]
     assert document["rollback"][0]["command"] == "migrate shop 0001_initial"
     assert sorted(f["kind"] for f in document["findings"]) == ["orphan-table", "schema-drift"]
+
+
+@pytest.mark.django_db(databases=["default", "other"], transaction=True)
+def test_unowned_object_finding():
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE VIEW {quote('author_names')} AS SELECT name FROM library_author")
+    try:
+        document = validated()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP VIEW {quote('author_names')}")
+    assert [(f["kind"], f["subject"], f["detail"]) for f in document["findings"]] == [
+        ("unowned-object", "author_names", {"object": "author_names", "object_kind": "view"})
+    ]
+
+
+def test_schema_knows_every_object_kind():
+    from migration_ops.core.schema import OBJECT_NOUNS
+
+    unowned = SCHEMA["properties"]["findings"]["items"]["allOf"][1]["then"]["properties"]
+    assert unowned["detail"]["properties"]["object_kind"]["enum"] == list(OBJECT_NOUNS)

@@ -8,8 +8,13 @@ longer installed. Whatever is left is an orphan.
 
 Order of precedence, first match wins: Django's own ``django_migrations``; tables matched by
 ``MIGRATION_OPS["IGNORED_TABLES"]`` (never touched, even if a model names them); installed apps
-(current models, then the state of the applied migrations, then the state at the leaves);
-stale apps (their migration files, then their content types, then auto-M2M naming); orphans.
+(current models, then the state of the applied migrations, then the state at the leaves, then
+the ``RunSQL`` of their migrations); stale apps (their migration files' models and ``RunSQL``,
+then their content types, then auto-M2M naming); orphans.
+
+Views, materialized views and free sequences (``Schema.objects``) are attributed the same way,
+in :attr:`Ownership.objects`: to the app whose migration's ``RunSQL`` creates them (or whose
+unmanaged model names them), else to none ("unowned").
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -114,9 +119,19 @@ class Ownership:
     alias: str
     owners: Mapping[str, TableOwner]  # every live table exactly once, sorted by name
     stale_apps: Mapping[str, StaleApp]  # by label, sorted
+    # Every view, materialized view and free sequence (``Schema.objects``) once, sorted;
+    # ``table`` is the object's name, reason ORPHAN for one that nothing owns.
+    objects: Mapping[str, TableOwner] = field(default_factory=dict)
 
     def tables_of(self, app_label: str) -> tuple[str, ...]:
         return tuple(t for t, o in self.owners.items() if o.app_label == app_label)
+
+    def objects_of(self, app_label: str) -> tuple[str, ...]:
+        return tuple(t for t, o in self.objects.items() if o.app_label == app_label)
+
+    @property
+    def unowned_objects(self) -> tuple[str, ...]:
+        return tuple(t for t, o in self.objects.items() if o.reason == ORPHAN)
 
     @property
     def orphans(self) -> tuple[str, ...]:
@@ -158,7 +173,9 @@ def attribute_tables(
         schema = snapshot(connection)
     fold = _name_folder(connection)
     max_length = connection.ops.max_name_length()
-    live = {fold(name): name for name in schema.tables}
+    # Tables and the other objects share one namespace on every backend: claimed alike,
+    # told apart at the end.
+    live = {fold(name): name for name in [*schema.tables, *schema.objects]}
     owners: dict[str, TableOwner] = {}
 
     def claim(claims: Iterable[_Claim], *, installed: bool) -> None:
@@ -203,7 +220,7 @@ def attribute_tables(
     # "<table>_<field>", with a foreign key back to <table>.
     stale_tables = {fold(t): o for t, o in owners.items() if o.app_label in evidence}
     for name in sorted(live.values()):
-        if name in owners:
+        if name in owners or name not in schema.tables:
             continue
         parents = [
             stale_tables[fold(fk.to_table)]
@@ -218,7 +235,8 @@ def attribute_tables(
         owners.setdefault(name, TableOwner(name, None, None, ORPHAN, False))
     return Ownership(
         alias=connection.alias,
-        owners={name: owners[name] for name in sorted(owners)},
+        owners={name: owners[name] for name in sorted(owners) if name in schema.tables},
+        objects={name: owners[name] for name in sorted(owners) if name not in schema.tables},
         stale_apps={
             label: StaleApp(
                 app_label=label,
@@ -438,6 +456,7 @@ def _stale_migration_claims(
                 _Claim(c.table, c.app_label, c.model, STALE_MIGRATIONS)
                 for c in _state_claims(state, max_length, app_label=label)
             ]
+            claims += _runsql_claims(m for (app, _), m in extra.items() if app == label)
         except Exception:  # any import or operation in an uninstalled app's old files
             continue
         result[label] = (module_name, claims)

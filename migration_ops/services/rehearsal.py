@@ -155,7 +155,7 @@ def rehearse(
                     start,
                     copy_seconds=copy_seconds,
                     copy_differences=copy_differences,
-                    not_copied=structure.not_copied,
+                    not_copied=_not_copied(structure.not_copied, live),
                     operation_risks=operation_risks or {},
                     report=report,
                     reuse=_reusable(scratch.connection, loader, recorded, start_state),
@@ -258,6 +258,17 @@ def _reusable(
     if set(MigrationRecorder(scratch).applied_migrations()) != set(recorded):
         return None  # the live history moved since the planning read it
     return loader, state
+
+
+def _not_copied(said: tuple[str, ...], live: Schema) -> tuple[str, ...]:
+    """The copier's sentences, and one for each view or sequence of the snapshot it did
+    not mention (PostgreSQL's free sequences): the copy reproduces tables only."""
+    mentioned = " ".join(said)
+    return said + tuple(
+        f"The {obj.noun} {obj.name} is not copied."
+        for obj in live.objects.values()
+        if f" {obj.name} is not copied." not in mentioned
+    )
 
 
 def _row_limits(live: Schema, options: RehearsalOptions) -> dict[str, int | None]:

@@ -54,6 +54,7 @@ from migration_ops.services.common import get_connection, load_executor
 from migration_ops.text import count
 
 if TYPE_CHECKING:
+    from migration_ops.core.schema import Schema
     from migration_ops.core.sql import MigrationSQL, OperationSQL
     from migration_ops.services.rehearsal import Rehearsal, RehearsalOptions
 
@@ -237,7 +238,7 @@ def build_upgrade_plan(
     findings = (
         *transition_findings(transitions, database),
         *history_findings(history, transitions),
-        *ownership_findings(ownership),
+        *ownership_findings(ownership, live),
         *(half_applied_finding(migration) for migration in half_applied),
         *(
             drift_finding(d, drift_owners.get(d.table))
@@ -444,7 +445,9 @@ def history_findings(
     return findings
 
 
-def ownership_findings(ownership: Ownership) -> list[Finding]:
+def ownership_findings(ownership: Ownership, live: Schema | None = None) -> list[Finding]:
+    """Stale apps, orphan tables, and the views and sequences of ``live`` (the schema
+    ``ownership`` was read from) that no app owns."""
     findings = [
         Finding(
             "stale-app",
@@ -472,6 +475,19 @@ def ownership_findings(ownership: Ownership) -> list[Finding]:
             subject=table,
         )
         for table in ownership.orphans
+    ]
+    objects = live.objects if live is not None else {}
+    findings += [
+        Finding(
+            "unowned-object",
+            f"{objects[name].noun.capitalize()} {name!r} was created by no migration of an "
+            "installed or removed app (no RunSQL names it); drop it, or add it to "
+            "MIGRATION_OPS['IGNORED_TABLES'] if another tool owns it.",
+            subject=name,
+            detail={"object": name, "object_kind": objects[name].kind},
+        )
+        for name in ownership.unowned_objects
+        if name in objects
     ]
     return findings
 
