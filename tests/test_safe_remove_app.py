@@ -1060,6 +1060,7 @@ def test_json_document(scenario_data):
         "apps",
         "strategy",
         "tables",
+        "objects",
         "incoming_foreign_keys",
         "code_references",
         "dependent_migrations",

@@ -196,6 +196,15 @@ class Command(DatabaseCommand):
             )
         if not plan.tables:
             write("  None.")
+        if plan.objects:
+            write(heading(f"Views and sequences to drop ({count(len(plan.objects), 'object')}):"))
+            width = max(len(o.name) for o in plan.objects)
+            noun_width = max(len(o.noun) for o in plan.objects)
+            for obj in plan.objects:
+                write(
+                    f"  {obj.name:<{width}}  {obj.noun:<{noun_width}}  "
+                    f"{obj.app_label}: {obj.attribution}"
+                )
         if plan.parent_rows:
             write(
                 heading("Rows of tables that stay whose child rows go (multi-table inheritance):")
@@ -303,6 +312,7 @@ class Command(DatabaseCommand):
             self.style.SUCCESS(
                 f"Removed {_labels(result.labels)} from database {result.database!r}: "
                 f"{count(len(plan.tables), 'table')} ({count(plan.rows, 'row')}), "
+                f"{_objects(plan)}"
                 f"{count(len(plan.migration_rows), 'migration row')}, "
                 f"{count(len(plan.content_types), 'content type')}."
             )
@@ -338,6 +348,14 @@ def _join(items: tuple[str, ...]) -> str:
 def _labels(labels: tuple[str, ...]) -> str:
     quoted = [f"'{label}'" for label in labels]
     return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+
+
+def _objects(plan: RemovalPlan) -> str:
+    """ "1 view, 2 sequences, " (nouns by kind, in drop order), or "" without objects."""
+    nouns: dict[str, int] = {}
+    for obj in plan.objects:
+        nouns[obj.noun] = nouns.get(obj.noun, 0) + 1
+    return "".join(f"{count(n, noun)}, " for noun, n in nouns.items())
 
 
 def parent_rows_fate(parents: ParentRows) -> str:
@@ -393,6 +411,17 @@ def to_json(
                 "rows": t.rows,
             }
             for t in plan.tables
+        ],
+        "objects": [
+            {
+                "name": o.name,
+                "kind": o.kind,
+                "app_label": o.app_label,
+                "reason": o.reason,
+                "attribution": o.attribution,
+                "depends_on": list(o.depends_on),
+            }
+            for o in plan.objects
         ],
         "incoming_foreign_keys": [
             {

@@ -6,8 +6,9 @@ interruption at any point (MySQL runs every DDL statement in a transaction of it
 
 1. back up the rows (``--backup``);
 2. drop the foreign keys that tables which stay have into the tables to drop;
-3. unapply the apps' migrations (strategy ``migrate``), or drop their tables, referencing
-   tables first (strategy ``drop``), then drop any table of the apps that is left;
+3. unapply the apps' migrations (strategy ``migrate``), or drop their views, then their
+   tables, referencing tables first, then their free sequences (strategy ``drop``), then
+   drop any table, view or sequence of the apps that is left;
 4. delete the apps' ``django_migrations`` rows;
 5. delete their content types, and what that deletion cascades to.
 
@@ -31,6 +32,7 @@ from migration_ops.services.removal.plan import (
     DELETE_MIGRATION_ROWS,
     DROP_CONSTRAINT,
     DROP_LEFTOVER_TABLES,
+    DROP_OBJECTS,
     DROP_TABLES,
     STRATEGIES,
     UNAPPLY,
@@ -40,6 +42,7 @@ from migration_ops.services.removal.plan import (
     DependentMigration,
     IncomingConstraint,
     ParentRows,
+    PlannedObject,
     PlannedTable,
     Progress,
     RemovalPlan,
@@ -55,6 +58,7 @@ __all__ = [
     "DELETE_MIGRATION_ROWS",
     "DROP_CONSTRAINT",
     "DROP_LEFTOVER_TABLES",
+    "DROP_OBJECTS",
     "DROP_TABLES",
     "STRATEGIES",
     "UNAPPLY",
@@ -64,6 +68,7 @@ __all__ = [
     "DependentMigration",
     "IncomingConstraint",
     "ParentRows",
+    "PlannedObject",
     "PlannedTable",
     "Progress",
     "RemovalInterrupted",

@@ -21,6 +21,7 @@ from migration_ops.services.removal.plan import (
     DELETE_MIGRATION_ROWS,
     DROP_CONSTRAINT,
     DROP_LEFTOVER_TABLES,
+    DROP_OBJECTS,
     DROP_TABLES,
     UNAPPLY,
     Progress,
@@ -130,6 +131,9 @@ def execute_removal(plan: RemovalPlan, *, progress: Progress | None = None) -> R
                 elif step.kind in (DROP_TABLES, DROP_LEFTOVER_TABLES):
                     _drop_tables(introspector, step)
                     finished(step)
+                elif step.kind == DROP_OBJECTS:
+                    introspector.execute_statements(sql for sql, _ in step.statements)
+                    finished(step)
                 else:
                     _run_statements(connection, step.statements)
                     if step.kind == DELETE_CONTENT_TYPES:
@@ -174,9 +178,9 @@ def _read_back(connection: BaseDatabaseWrapper, plan: RemovalPlan, done: list[st
 
 
 def _in_effect(connection: BaseDatabaseWrapper, plan: RemovalPlan, step: Step) -> bool:
-    if step.kind in (DROP_TABLES, DROP_LEFTOVER_TABLES):
+    if step.kind in (DROP_TABLES, DROP_LEFTOVER_TABLES, DROP_OBJECTS):
         live = get_introspector(connection).snapshot(set(step.tables))
-        return not live.tables
+        return not live.tables and not live.objects
     if step.kind == DROP_CONSTRAINT:
         live = get_introspector(connection).snapshot({step.tables[0]})
         table = live.tables.get(step.tables[0])
@@ -293,10 +297,11 @@ def _drop_tables(introspector: Introspector, step: Step) -> None:
         if step.kind == DROP_TABLES:
             introspector.execute_statements(sql for sql, _ in step.statements)
             return
-        # What the reverse migrations left (tables they did not create): known only now.
+        # What the reverse migrations left (tables they did not create, objects their
+        # RunSQL does not drop): known only now.
         live = introspector.snapshot()
-        left = [t for t in step.tables if t in live]
-        for _, statement in introspector.drop_tables_sql(live, left):
+        left = [t for t in step.tables if t in live.tables or t in live.objects]
+        for _, statement in introspector.drop_objects_sql(live, left):
             introspector.execute_statements([statement])
 
 

@@ -23,6 +23,7 @@ STRATEGIES = ("auto", "migrate", "drop")
 BACKUP = "backup"
 DROP_CONSTRAINT = "drop-constraint"
 UNAPPLY = "unapply-migration"
+DROP_OBJECTS = "drop-objects"  # views, materialized views, sequences (before and after tables)
 DROP_TABLES = "drop-tables"
 DROP_LEFTOVER_TABLES = "drop-leftover-tables"
 DELETE_MIGRATION_ROWS = "delete-migration-rows"
@@ -34,6 +35,7 @@ _ATTRIBUTION = {
     owners.STALE_MIGRATIONS: "model {model} in the app's migration files",
     owners.STALE_CONTENT_TYPE: "content type {model}, default table name",
     owners.STALE_M2M: "named after a table of the app, with a foreign key to it",
+    owners.RUNSQL: "created by the RunSQL of a migration of the app",
 }
 
 
@@ -65,6 +67,22 @@ class PlannedTable:
     def attribution(self) -> str:
         text = _ATTRIBUTION.get(self.reason, self.reason).format(model=self.model)
         return f"{text}, custom db_table" if self.custom_db_table else text
+
+
+@dataclass(frozen=True)
+class PlannedObject:
+    """A view, materialized view or free sequence of a removed app."""
+
+    name: str
+    kind: str  # ``migration_ops.core.schema``: VIEW, MATERIALIZED_VIEW, SEQUENCE
+    noun: str  # "view", "materialized view", "sequence"
+    app_label: str
+    reason: str  # an ownership reason code
+    depends_on: tuple[str, ...]  # what a view reads, sorted
+
+    @property
+    def attribution(self) -> str:
+        return _ATTRIBUTION.get(self.reason, self.reason).format(model=None)
 
 
 @dataclass(frozen=True)
@@ -211,6 +229,8 @@ class RemovalPlan:
     # Strategy migrate: the first migration to unapply, when an earlier run stopped in its
     # reverse; the run continues from there.
     partly_unapplied: PartlyUnapplied | None = None
+    # Views, materialized views and free sequences of the apps, in drop order.
+    objects: tuple[PlannedObject, ...] = ()
 
     @property
     def labels(self) -> tuple[str, ...]:

@@ -9,14 +9,15 @@ from pathlib import Path
 
 from django.apps import apps as global_apps
 
-from migration_ops.core.ownership import attribute_tables
+from migration_ops.core.ownership import Ownership, attribute_tables
 from migration_ops.core.references import (
     installed_app_files,
     module_references,
     settings_references,
 )
+from migration_ops.core.schema import Schema
 from migration_ops.exceptions import MigrationOpsError, UnknownApp
-from migration_ops.introspection import get_introspector
+from migration_ops.introspection import Introspector, get_introspector
 from migration_ops.services import backup as backups
 from migration_ops.services.common import get_connection
 from migration_ops.services.privileges import privileges_refusal
@@ -29,6 +30,7 @@ from migration_ops.services.removal.footprint import (
 from migration_ops.services.removal.inheritance import parent_rows
 from migration_ops.services.removal.plan import (
     STRATEGIES,
+    PlannedObject,
     PlannedTable,
     RemovalPlan,
 )
@@ -93,6 +95,8 @@ def build_removal_plan(
         )
         for t in ordered
     )
+    objects = planned_objects(introspector, live, ownership, labels)
+    dependent_views = foreign_dependents(live, ownership, {*ordered, *(o.name for o in objects)})
     incoming, incoming_problems = incoming_constraints(introspector, live, ownership, ordered)
     references = code_references(removed)
     dependents = dependent_migrations(connection, removed)
@@ -125,13 +129,15 @@ def build_removal_plan(
         cascades=cascades,
         backup_dir=backup_dir,
         database=database,
-        nothing_to_remove=not (tables or migration_rows or content_types),
+        nothing_to_remove=not (tables or objects or migration_rows or content_types),
+        dependent_views=dependent_views,
     )
     steps = plan_steps(
         introspector=introspector,
         live=live,
         strategy=chosen,
         tables=tables,
+        objects=objects,
         incoming=incoming if drop_incoming_constraints else (),
         unapply=unapply,
         resumed=resumed,
@@ -176,4 +182,41 @@ def build_removal_plan(
         refusals=refusals,
         backup_dir=None if backup_dir is None else str(backup_dir),
         fk_checks_sql=introspector.foreign_key_checks_sql(),
+        objects=objects,
+    )
+
+
+def planned_objects(
+    introspector: Introspector, live: Schema, ownership: Ownership, labels: Sequence[str]
+) -> tuple[PlannedObject, ...]:
+    """The views and sequences of the apps, in the order they are dropped."""
+    names = [name for label in labels for name in ownership.objects_of(label)]
+    ordered = [n for dropped, _ in introspector.drop_objects_sql(live, names) for n in dropped]
+    return tuple(
+        PlannedObject(
+            name=name,
+            kind=live.objects[name].kind,
+            noun=live.objects[name].noun,
+            app_label=str(ownership.objects[name].app_label),
+            reason=ownership.objects[name].reason,
+            depends_on=tuple(sorted(live.objects[name].depends_on)),
+        )
+        for name in ordered
+    )
+
+
+def foreign_dependents(
+    live: Schema, ownership: Ownership, removed: set[str]
+) -> tuple[tuple[str, str, str | None, tuple[str, ...]], ...]:
+    """``(name, noun, owner app or None, what it reads of ``removed``)`` of each view that
+    stays (another app's, or no app's) and reads a table or object to remove."""
+    return tuple(
+        (
+            view.name,
+            view.noun,
+            ownership.objects[view.name].app_label,
+            tuple(sorted(view.depends_on & removed)),
+        )
+        for view in live.dependents(removed)
+        if view.name not in removed
     )

@@ -39,6 +39,7 @@ def plan_refusals(
     backup_dir: str | Path | None,
     database: str,
     nothing_to_remove: bool,
+    dependent_views: Sequence[tuple[str, str, str | None, tuple[str, ...]]] = (),
 ) -> tuple[str, ...]:
     """Why the removal cannot go ahead, one sentence (or a few) each saying what to do.
 
@@ -80,6 +81,18 @@ def plan_refusals(
             "remove the apps that own them in the same run."
         )
     refusals += incoming_problems or ()
+    if dependent_views:
+        listed = "; ".join(
+            f"{noun} {name} ({f'app {owner!r}' if owner else 'no app owns it'}) reads "
+            f"{', '.join(reads)}"
+            for name, noun, owner, reads in dependent_views
+        )
+        refusals.append(
+            f"Views that stay read tables or views to drop: {listed}. Dropping them would "
+            "break them (PostgreSQL refuses without CASCADE, which safe_remove_app never "
+            "uses): drop or redefine them first (with a migration of the app that owns them), "
+            "or remove the apps that own them in the same run."
+        )
     protected = [c for c in cascades if c.protected]
     if protected:
         refusals.append(

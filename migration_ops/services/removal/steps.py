@@ -19,11 +19,13 @@ from migration_ops.services.removal.plan import (
     DELETE_MIGRATION_ROWS,
     DROP_CONSTRAINT,
     DROP_LEFTOVER_TABLES,
+    DROP_OBJECTS,
     DROP_TABLES,
     UNAPPLY,
     Cascade,
     CascadeTotal,
     IncomingConstraint,
+    PlannedObject,
     PlannedTable,
     Step,
 )
@@ -43,6 +45,7 @@ def plan_steps(
     live: Schema,
     strategy: str,
     tables: Sequence[PlannedTable],
+    objects: Sequence[PlannedObject],
     incoming: Sequence[IncomingConstraint],
     unapply: Sequence[str],
     resumed: PartlyUnapplied | None,
@@ -92,6 +95,7 @@ def plan_steps(
             )
         )
     table_names = [t.name for t in tables]
+    object_names = [o.name for o in objects]
     if strategy == "migrate":
         sql_of = reverse_sql(connection, unapply)
         for label in unapply:
@@ -116,22 +120,31 @@ def plan_steps(
                     migration=label,
                 )
             )
-        if table_names:
+        if table_names or object_names:
+            # Reverse RunSQL drops what it created, if it says so: the rest goes here.
+            what = "tables" if not object_names else "tables, views and sequences"
             steps.append(
                 Step(
                     DROP_LEFTOVER_TABLES,
-                    "Drop the tables of these apps that the reverse migrations left, if any",
-                    "Dropped the tables of these apps that were left, if any.",
-                    sql=("-- Then any table of these apps that is left is dropped.",),
-                    tables=tuple(table_names),
+                    f"Drop the {what} of these apps that the reverse migrations left, if any",
+                    f"Dropped the {what} of these apps that were left, if any.",
+                    sql=(
+                        f"-- Then any {_leftover_noun(bool(object_names))} of these apps that "
+                        "is left is dropped.",
+                    ),
+                    tables=(*table_names, *object_names),
                 )
             )
     else:
-        for dropped, statement in introspector.drop_tables_sql(live, table_names):
-            noun = "table" if len(dropped) == 1 else "tables"
+        nouns = {o.name: o.noun for o in objects}
+        for dropped, statement in introspector.drop_objects_sql(live, table_names + object_names):
+            if dropped[0] in nouns:
+                noun, kind = nouns[dropped[0]], DROP_OBJECTS
+            else:
+                noun, kind = ("table" if len(dropped) == 1 else "tables"), DROP_TABLES
             steps.append(
                 Step(
-                    DROP_TABLES,
+                    kind,
                     f"Drop {noun} {', '.join(dropped)}",
                     f"Dropped {noun} {', '.join(dropped)}.",
                     sql=(statement,),
@@ -200,11 +213,15 @@ def privileges_needed(steps: Sequence[Step]) -> dict[str, set[str]]:
     parts: list[dict[str, set[str]]] = []
     for step in steps:
         parts.append(statement_needs(step.sql))
-        if step.kind in (DROP_TABLES, DROP_LEFTOVER_TABLES):
+        if step.kind in (DROP_TABLES, DROP_LEFTOVER_TABLES, DROP_OBJECTS):
             parts.append({table: {"DROP"} for table in step.tables})
         elif step.kind == UNAPPLY:  # the executor deletes the migration's row
             parts.append({recorder_table: {"DELETE"}})
     return merge_needs(*parts)
+
+
+def _leftover_noun(objects: bool) -> str:
+    return "table, view or sequence" if objects else "table"
 
 
 def _display(sql: str, params: Sequence[Any]) -> str:
