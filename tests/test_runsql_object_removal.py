@@ -228,3 +228,38 @@ def test_a_view_of_another_app_over_the_apps_table_refuses_the_removal(reports_v
     assert "Removing:" not in out
     assert table_checksums(connection) == before
     assert reports_view in snapshot(connection).objects
+
+
+@pytest.fixture
+def ticket_holder(app_with_reader: None) -> Iterator[str]:
+    """A table that stays (no app's) whose column default calls the app's sequence."""
+    call = {
+        "postgresql": "nextval('unmigrated_ticket_seq')",
+        "mysql": "NEXTVAL(unmigrated_ticket_seq)",
+    }[connection.vendor]
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {quoted('ticket_holder')} (n bigint DEFAULT {call})")
+    try:
+        yield "ticket_holder"
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {quoted('ticket_holder')}")
+
+
+@pytest.mark.skipif("connection.vendor == 'sqlite'", reason="SQLite has no sequences")
+def test_a_table_that_stays_and_calls_the_apps_sequence_refuses_the_removal(ticket_holder):
+    sequence = snapshot(connection).objects["unmigrated_ticket_seq"]
+    assert sequence.used_by == {ticket_holder}
+    before = table_checksums(connection)
+    out, err, code = remove(strategy="drop")
+    assert (err, code) == (
+        "Refusing to remove 'unmigrated' from database 'default'; nothing was changed.\n"
+        "- Tables that stay call sequences to drop in their column defaults: sequence "
+        "unmigrated_ticket_seq (used by ticket_holder). Dropping the sequences would break "
+        "those defaults (PostgreSQL refuses without CASCADE): change the defaults first, or "
+        "remove the apps that own those tables in the same run.",
+        2,
+    )
+    assert "Removing:" not in out
+    assert table_checksums(connection) == before
+    assert app_names() == {scenario.LOG, *scenario.expected_objects()}

@@ -84,6 +84,8 @@ class DatabaseObject:
     kind: str  # VIEW, MATERIALIZED_VIEW or SEQUENCE
     # The tables and objects its definition reads (views; empty for sequences).
     depends_on: frozenset[str] = frozenset()
+    # The tables whose column defaults call it (sequences: nextval).
+    used_by: frozenset[str] = frozenset()
 
     @property
     def noun(self) -> str:
@@ -122,3 +124,12 @@ class Schema:
     def dependents(self, names: set[str] | frozenset[str]) -> list[DatabaseObject]:
         """The objects (views) whose definitions read any of ``names``, sorted by name."""
         return [o for o in self.objects.values() if o.depends_on & names]
+
+    def sequence_users(self, names: set[str] | frozenset[str]) -> dict[str, frozenset[str]]:
+        """``{sequence: tables whose defaults call it}`` for the sequences among ``names``
+        that tables outside ``names`` use."""
+        return {
+            n: o.used_by - names
+            for n, o in self.objects.items()
+            if n in names and o.used_by - names
+        }

@@ -89,6 +89,9 @@ class Introspector:
                         for d in o.depends_on
                         if d.casefold() in known and known[d.casefold()] != o.name
                     ),
+                    used_by=frozenset(
+                        known[t.casefold()] for t in o.used_by if t.casefold() in known
+                    ),
                 )
                 for o in objects
             },

@@ -155,8 +155,13 @@ class MySQLIntrospector(Introspector):
     ) -> list[DatabaseObject]:
         # Sequences (MariaDB 10.3+) are TABLES rows of their own type. A view's definition
         # is read only with SHOW VIEW (or as its definer): otherwise it reads nothing here.
+        # A sequence's users: the tables whose column defaults call it (nextval(`db`.`s`)).
         sql = (
-            "SELECT t.TABLE_NAME, t.TABLE_TYPE, v.VIEW_DEFINITION"
+            "SELECT t.TABLE_NAME, t.TABLE_TYPE, v.VIEW_DEFINITION,"
+            " (SELECT GROUP_CONCAT(DISTINCT c.TABLE_NAME SEPARATOR '\\n')"
+            " FROM information_schema.COLUMNS c WHERE t.TABLE_TYPE = 'SEQUENCE'"
+            " AND c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.COLUMN_DEFAULT LIKE"
+            " CONCAT('%%nextval(%%`', t.TABLE_NAME, '`)%%'))"
             " FROM information_schema.TABLES t LEFT JOIN information_schema.VIEWS v"
             " ON v.TABLE_SCHEMA = t.TABLE_SCHEMA AND v.TABLE_NAME = t.TABLE_NAME"
             " WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE IN ('VIEW', 'SEQUENCE')"
@@ -171,8 +176,9 @@ class MySQLIntrospector(Introspector):
                 _text(name),
                 VIEW if _text(type_) == "VIEW" else SEQUENCE,
                 identifiers(_text(definition or "")),
+                frozenset(_text(users).split("\n")) if users else frozenset(),
             )
-            for name, type_, definition in cursor.fetchall()
+            for name, type_, definition, users in cursor.fetchall()
         ]
 
     def refresh_estimates(self, tables: Collection[str]) -> None:

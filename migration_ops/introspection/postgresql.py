@@ -87,7 +87,8 @@ _CONSTRAINTS_SQL = f"""
 
 
 # Views, materialized views and the sequences no column owns (serial and identity ones
-# depend on their column: "a" and "i"), with the relations a view's rewrite rule reads.
+# depend on their column: "a" and "i"), with the relations a view's rewrite rule reads and
+# the tables whose column defaults call a sequence.
 _OBJECTS_SQL = """
     SELECT c.relname, c.relkind, ARRAY(
         SELECT DISTINCT ref.relname::text
@@ -96,6 +97,13 @@ _OBJECTS_SQL = """
             AND d.refclassid = 'pg_class'::regclass
         JOIN pg_class ref ON ref.oid = d.refobjid AND ref.oid <> c.oid
         WHERE r.ev_class = c.oid
+    ), ARRAY(
+        SELECT DISTINCT t.relname::text
+        FROM pg_depend d
+        JOIN pg_attrdef ad ON ad.oid = d.objid
+        JOIN pg_class t ON t.oid = ad.adrelid
+        WHERE d.classid = 'pg_attrdef'::regclass AND d.refclassid = 'pg_class'::regclass
+            AND d.refobjid = c.oid
     )
     FROM pg_class c
     JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
@@ -192,8 +200,8 @@ class PostgreSQLIntrospector(Introspector):
             where, params = "AND c.relname::text = ANY(%s)", [sorted(names)]
         cursor.execute(_OBJECTS_SQL.format(where=where), params)
         return [
-            DatabaseObject(name, _OBJECT_KINDS[kind], frozenset(reads))
-            for name, kind, reads in cursor.fetchall()
+            DatabaseObject(name, _OBJECT_KINDS[kind], frozenset(reads), frozenset(users))
+            for name, kind, reads, users in cursor.fetchall()
         ]
 
     def refresh_estimates(self, tables: Collection[str]) -> None:

@@ -96,7 +96,8 @@ def build_removal_plan(
         for t in ordered
     )
     objects = planned_objects(introspector, live, ownership, labels)
-    dependent_views = foreign_dependents(live, ownership, {*ordered, *(o.name for o in objects)})
+    going = {*ordered, *(o.name for o in objects)}
+    dependent_views = foreign_dependents(live, ownership, going)
     incoming, incoming_problems = incoming_constraints(introspector, live, ownership, ordered)
     references = code_references(removed)
     dependents = dependent_migrations(connection, removed)
@@ -131,6 +132,7 @@ def build_removal_plan(
         database=database,
         nothing_to_remove=not (tables or objects or migration_rows or content_types),
         dependent_views=dependent_views,
+        sequence_users=live.sequence_users(going),
     )
     steps = plan_steps(
         introspector=introspector,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from migration_ops.exceptions import MigrationOpsError
@@ -40,6 +40,7 @@ def plan_refusals(
     database: str,
     nothing_to_remove: bool,
     dependent_views: Sequence[tuple[str, str, str | None, tuple[str, ...]]] = (),
+    sequence_users: Mapping[str, frozenset[str]] | None = None,
 ) -> tuple[str, ...]:
     """Why the removal cannot go ahead, one sentence (or a few) each saying what to do.
 
@@ -92,6 +93,17 @@ def plan_refusals(
             "break them (PostgreSQL refuses without CASCADE, which safe_remove_app never "
             "uses): drop or redefine them first (with a migration of the app that owns them), "
             "or remove the apps that own them in the same run."
+        )
+    if sequence_users:
+        listed = "; ".join(
+            f"sequence {name} (used by {', '.join(sorted(tables))})"
+            for name, tables in sorted(sequence_users.items())
+        )
+        refusals.append(
+            f"Tables that stay call sequences to drop in their column defaults: {listed}. "
+            "Dropping the sequences would break those defaults (PostgreSQL refuses without "
+            "CASCADE): change the defaults first, or remove the apps that own those tables in "
+            "the same run."
         )
     protected = [c for c in cascades if c.protected]
     if protected:
