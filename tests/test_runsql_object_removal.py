@@ -14,10 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
 
+from migration_ops.core.ownership import attribute_tables
 from migration_ops.introspection import snapshot
 from tests import runsql_scenario as scenario
 from tests.checksums import table_checksums
@@ -263,3 +265,24 @@ def test_a_table_that_stays_and_calls_the_apps_sequence_refuses_the_removal(tick
     assert "Removing:" not in out
     assert table_checksums(connection) == before
     assert app_names() == {scenario.LOG, *scenario.expected_objects()}
+
+
+def test_an_app_no_longer_installed_keeps_its_views_and_sequences_until_removed(tmp_path):
+    with scenario.runsql_app(tmp_path):
+        installed = [a for a in settings.INSTALLED_APPS if a != "unmigrated"]
+        with override_settings(INSTALLED_APPS=installed):
+            # Its migration files (still importable) say what its RunSQL created.
+            ownership = attribute_tables(connection)
+            owners = {n: (o.app_label, o.reason, o.installed) for n, o in ownership.objects.items()}
+            assert owners == {
+                name: ("unmigrated", "runsql", False) for name in scenario.expected_objects()
+            }
+            assert ownership.stale_apps["unmigrated"].migrations_module == "runsql_migrations"
+
+            out, err, code = remove(format="json")
+        assert (err, code) == ("", 0)
+        document = json.loads(out)
+        assert document["strategy"]["chosen"] == "drop"
+        assert [o["name"] for o in document["objects"]] == list(scenario.expected_objects())
+        assert document["completed"] is True
+        assert app_names() == set()
