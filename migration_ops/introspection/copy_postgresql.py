@@ -2,19 +2,22 @@
 
 Constraints keep their names (``ALTER TABLE ... ADD CONSTRAINT name <pg_get_constraintdef>``),
 indexes their whole definition (``pg_get_indexdef``), foreign keys come last so that the
-order of the tables does not matter.
+order of the tables does not matter (and tables can be created in sessions side by side).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from copy import deepcopy
 from typing import TYPE_CHECKING, Any
 
 from migration_ops.introspection.copying import CatalogueObject, Structure, StructureCopier
 from migration_ops.introspection.postgresql import PostgreSQLIntrospector
 
 if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
     from django.db.backends.utils import CursorWrapper
 
     from migration_ops.core.schema import Column
@@ -60,6 +63,35 @@ _KINDS = {"r": "table", "p": "partitioned table", "v": "view", "m": "materialize
 _JSON_TYPES = {"json", "jsonb"}
 
 
+# Sessions that create tables side by side (as on MySQL/MariaDB: see copy_mysql.SESSIONS).
+SESSIONS = 4
+
+
+def run_side_by_side(
+    connection: BaseDatabaseWrapper, groups: Sequence[Sequence[str]], per_round_trip: int
+) -> None:
+    """Run independent ``groups`` of statements (each in order) over ``SESSIONS``
+    connections of their own to ``connection``'s database. A string of statements without
+    parameters is one implicit transaction on the server."""
+    sessions: list[list[str]] = [[] for _ in range(SESSIONS)]
+    for group in sorted(groups, key=len, reverse=True):  # the longest first, to the emptiest
+        min(sessions, key=len).extend(group)
+
+    def run(statements: list[str]) -> None:
+        # Its own connection object: Django's are bound to the thread that made them.
+        own = type(connection)(deepcopy(connection.settings_dict), connection.alias)
+        try:
+            with own.cursor() as cursor:
+                for start in range(0, len(statements), per_round_trip):
+                    cursor.execute(";\n".join(statements[start : start + per_round_trip]))
+        finally:
+            own.close()
+
+    with ThreadPoolExecutor(max_workers=SESSIONS) as pool:
+        for future in [pool.submit(run, batch) for batch in sessions if batch]:
+            future.result()
+
+
 class PostgreSQLCopier(StructureCopier):
     vendor = "postgresql"
     # psycopg sends a query without parameters as one simple-protocol message, whatever
@@ -93,28 +125,43 @@ class PostgreSQLCopier(StructureCopier):
             if not_null:
                 parts.append("NOT NULL")
             tables.setdefault(table, []).append(" ".join(parts))
-        statements = [*sequences]
-        statements += [
-            f"CREATE TABLE {quote(table)} ({', '.join(columns)})"
+        # Each table with its own keys, checks and indexes; the foreign keys once all exist.
+        own: dict[str, list[str]] = {
+            table: [f"CREATE TABLE {quote(table)} ({', '.join(columns)})"]
             for table, columns in tables.items()
-        ]
+        }
         cursor.execute(_CONSTRAINTS_SQL)
         constraints = cursor.fetchall()
-        statements += [
-            f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}"
-            for table, name, kind, definition in constraints
-            if kind != "f" and table in tables
-        ]
+        for table, name, kind, definition in constraints:
+            if kind != "f" and table in own:
+                own[table].append(
+                    f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}"
+                )
         cursor.execute(_INDEXES_SQL)
-        statements += [
-            definition for table, _name, definition in cursor.fetchall() if table in tables
-        ]
-        statements += [
+        for table, _name, definition in cursor.fetchall():
+            if table in own:
+                own[table].append(definition)
+        foreign_keys = tuple(
             f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}"
             for table, name, kind, definition in constraints
-            if kind == "f" and table in tables
-        ]
-        return Structure(tuple(statements), tuple(not_copied))
+            if kind == "f" and table in own
+        )
+        phases = (
+            (tuple(sequences),),
+            tuple(tuple(statements) for statements in own.values()),
+            (foreign_keys,),
+        )
+        statements = tuple(s for phase in phases for group in phase for s in group)
+        return Structure(statements, tuple(not_copied), phases)
+
+    def create(self, structure: Structure) -> None:
+        # The server's own work dominates (PostgreSQL 15 syncs every B-tree file it builds):
+        # sessions side by side overlap it (190 tables at load 6: 2.6-4.2 s in one session,
+        # 1.3-1.7 s in four). The foreign keys come after, in one transaction.
+        head, tables, tail = structure.phases
+        super().create(Structure(head[0]))
+        run_side_by_side(self.scratch, tables, self.statements_per_round_trip)
+        super().create(Structure(tail[0]))
 
     def read_catalogue_objects(self, cursor: CursorWrapper) -> Iterable[CatalogueObject]:
         cursor.execute(_CONSTRAINTS_SQL)

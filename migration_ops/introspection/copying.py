@@ -35,6 +35,10 @@ class Structure:
     statements: tuple[str, ...]
     # One sentence per object the copy leaves out (a view, a partitioned table...).
     not_copied: tuple[str, ...] = ()
+    # The same statements in phases, run one after the other; the groups of a phase (a table
+    # with its own keys and indexes, say) do not depend on each other and may run side by
+    # side. Empty: ``statements`` in order.
+    phases: tuple[tuple[tuple[str, ...], ...], ...] = ()
 
 
 class StructureCopier:
