@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
     from django.db.backends.utils import CursorWrapper
 
+# The sequence a column default calls: nextval(`db`.`seq`) (or without the database).
+_NEXTVAL = re.compile(r"nextval\((?:`(?:[^`]|``)*`\.)?`((?:[^`]|``)*)`\)", re.IGNORECASE)
 _DISPLAY_WIDTH = re.compile(r"^(tinyint|smallint|mediumint|int|bigint)\(\d+\)")
 # Types that Django won't index for db_index=True (MySQL can't index them without a prefix).
 _UNINDEXABLE = frozenset(
@@ -153,33 +155,43 @@ class MySQLIntrospector(Introspector):
     def read_objects(
         self, cursor: CursorWrapper, names: frozenset[str] | None
     ) -> list[DatabaseObject]:
-        # Sequences (MariaDB 10.3+) are TABLES rows of their own type. A view's definition
-        # is read only with SHOW VIEW (or as its definer): otherwise it reads nothing here.
-        # A sequence's users: the tables whose column defaults call it (nextval(`db`.`s`)).
-        sql = (
-            "SELECT t.TABLE_NAME, t.TABLE_TYPE, v.VIEW_DEFINITION,"
-            " (SELECT GROUP_CONCAT(DISTINCT c.TABLE_NAME SEPARATOR '\\n')"
-            " FROM information_schema.COLUMNS c WHERE t.TABLE_TYPE = 'SEQUENCE'"
-            " AND c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.COLUMN_DEFAULT LIKE"
-            " CONCAT('%%nextval(%%`', t.TABLE_NAME, '`)%%'))"
-            " FROM information_schema.TABLES t LEFT JOIN information_schema.VIEWS v"
-            " ON v.TABLE_SCHEMA = t.TABLE_SCHEMA AND v.TABLE_NAME = t.TABLE_NAME"
-            " WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE IN ('VIEW', 'SEQUENCE')"
-        )
-        params: list[str] = []
+        # Views with their definitions (read only with SHOW VIEW, or as the definer: else
+        # empty), sequences (MariaDB 10.3+: TABLES rows of their own type), and the column
+        # defaults that call a sequence (nextval(`db`.`seq`)): three parts of one query, a
+        # correlated subquery per sequence costs several times more.
+        only, params = "", []
         if names is not None:
-            sql += f" AND t.TABLE_NAME IN ({', '.join(['%s'] * len(names))})"
-            params = sorted(names)
-        cursor.execute(f"{sql} ORDER BY t.TABLE_NAME", params)
-        return [
-            DatabaseObject(
-                _text(name),
-                VIEW if _text(type_) == "VIEW" else SEQUENCE,
-                identifiers(_text(definition or "")),
-                frozenset(_text(users).split("\n")) if users else frozenset(),
-            )
-            for name, type_, definition, users in cursor.fetchall()
-        ]
+            only = f" AND TABLE_NAME IN ({', '.join(['%s'] * len(names))})"
+            params = sorted(names) * 2
+        cursor.execute(
+            "SELECT 'view', TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS"
+            f" WHERE TABLE_SCHEMA = DATABASE(){only}"
+            " UNION ALL SELECT 'sequence', TABLE_NAME, NULL FROM information_schema.TABLES"
+            f" WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'SEQUENCE'{only}"
+            " UNION ALL SELECT 'default', TABLE_NAME, COLUMN_DEFAULT"
+            " FROM information_schema.COLUMNS"
+            " WHERE TABLE_SCHEMA = DATABASE() AND COLUMN_DEFAULT LIKE 'nextval(%%'",
+            params,
+        )
+        rows = [(_text(kind), _text(name), _text(text or "")) for kind, name, text in cursor]
+        users: dict[str, set[str]] = {}
+        for kind, table, default in rows:
+            if kind == "default":
+                for sequence in _NEXTVAL.findall(default):
+                    users.setdefault(sequence, set()).add(table)
+        return sorted(
+            (
+                DatabaseObject(
+                    name,
+                    VIEW if kind == "view" else SEQUENCE,
+                    identifiers(text) if kind == "view" else frozenset(),
+                    frozenset(users.get(name, ())),
+                )
+                for kind, name, text in rows
+                if kind != "default"
+            ),
+            key=lambda o: o.name,
+        )
 
     def refresh_estimates(self, tables: Collection[str]) -> None:
         if tables:
