@@ -12,7 +12,7 @@ from django.db.migrations.migration import Migration
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
-from migration_ops.core.operations.effects import Effect, effects_between
+from migration_ops.core.operations.effects import Effect, advance_past
 from migration_ops.core.operations.findings import (
     MigrationRisks,
     Risk,
@@ -63,16 +63,19 @@ def classify_operation(
     backward step, the state that unapplying it returns to); it is not modified.
     ``table_sizes`` maps table names to ``(rows, bytes)`` (either may be None).
     """
+    keys = touched_models(operation, app_label)
+    state = unrendered_copy(from_state) if keys is None else substate(from_state, keys)
     findings, _ = _classify(
         operation,
         app_label,
-        from_state,
+        state,
         backwards,
         connection,
         table_sizes,
         long_lock_rows,
         long_lock_bytes,
         migration_label,
+        allowed=_allowed(operation, app_label, connection),
     )
     return findings
 
@@ -80,20 +83,24 @@ def classify_operation(
 def _classify(
     operation: Operation,
     app_label: str,
-    from_state: ProjectState,
+    state: ProjectState,
     backwards: bool,
     connection: BaseDatabaseWrapper,
     table_sizes: TableSizes | None,
     long_lock_rows: int,
     long_lock_bytes: int,
     migration_label: str | None,
+    *,
+    allowed: bool,
 ) -> tuple[tuple[RiskFinding, ...], list[Effect]]:
-    """Findings and effects (in the direction's order) of one allowed operation."""
-    if not _allowed(operation, app_label, connection):
+    """Findings and effects (in the direction's order) of one operation; advances ``state``
+    (the state the operation starts from forwards) past it."""
+    if not allowed:
+        operation.state_forwards(app_label, state)
         return (), []
     label = f"migration {migration_label}" if migration_label else "this migration"
     found = special_findings(operation, backwards, label)
-    effects = effects_between(operation, app_label, from_state)
+    effects = advance_past(operation, app_label, state)
     if backwards:
         effects = [effect.inverse() for effect in reversed(effects)]
     for effect in effects:
@@ -124,19 +131,26 @@ def _assess(
     long_lock_rows: int,
     long_lock_bytes: int,
     fresh: FreshTables | None = None,
+    in_place: bool = False,
 ) -> MigrationRisks:
+    """The risks of one migration. ``from_state`` is advanced past the migration when
+    ``in_place`` (a state the caller owns), else left untouched."""
     app_label = migration.app_label
     label = f"{app_label}.{migration.name}"
-    keys: set[ModelKey] | None = set()
-    for operation in migration.operations:
-        touched = touched_models(operation, app_label)
-        keys = None if keys is None or touched is None else keys | touched
-    # The models this migration touches suffice, unless an operation of an unknown type
-    # may touch any model.
-    state = unrendered_copy(from_state) if keys is None else substate(from_state, keys)
+    if in_place:
+        state = from_state
+    else:
+        keys: set[ModelKey] | None = set()
+        for operation in migration.operations:
+            touched = touched_models(operation, app_label)
+            keys = None if keys is None or touched is None else keys | touched
+        # The models this migration touches suffice, unless an operation of an unknown type
+        # may touch any model.
+        state = unrendered_copy(from_state) if keys is None else substate(from_state, keys)
     per_operation: list[tuple[RiskFinding, ...]] = []
     writers = ddl = 0
     for operation in migration.operations:
+        allowed = _allowed(operation, app_label, connection)
         findings, effects = _classify(
             operation,
             app_label,
@@ -147,13 +161,13 @@ def _assess(
             long_lock_rows,
             long_lock_bytes,
             label,
+            allowed=allowed,
         )
         if fresh is not None:
             findings = fresh.filter(findings)
             fresh.advance(operation, backwards, effects)
         per_operation.append(findings)
-        operation.state_forwards(app_label, state)
-        if not _allowed(operation, app_label, connection):
+        if not allowed:
             continue
         writes, changes_schema = _writes(operation, backwards, effects)
         writers += writes
@@ -254,6 +268,8 @@ def classify_plan(
     )
     results = []
     for migration, backwards in plan:
+        # Both states are this function's own: classifying advances them in place (a
+        # forward step's as ``migrate`` would, a backward step's is thrown away).
         before = state_before_migration(loader, migration) if backwards else state
         results.append(
             _assess(
@@ -266,8 +282,7 @@ def classify_plan(
                 long_lock_rows=long_lock_rows,
                 long_lock_bytes=long_lock_bytes,
                 fresh=fresh,
+                in_place=True,
             )
         )
-        if not backwards:
-            migration.mutate_state(state, preserve=False)
     return tuple(results)

@@ -315,7 +315,16 @@ def effects_between(operation: Operation, app_label: str, from_state: ProjectSta
     keys = touched_models(operation, app_label)
     if keys is None:
         return []  # an operation type we do not know: no schema effect we can name
-    before = substate(from_state, keys)
-    after = before.clone()
-    operation.state_forwards(app_label, after)
-    return operation_effects(operation, app_label, before, after)
+    return advance_past(operation, app_label, substate(from_state, keys))
+
+
+def advance_past(operation: Operation, app_label: str, state: ProjectState) -> list[Effect]:
+    """Forward effects of ``operation`` from ``state``, which it advances past the operation
+    (``state_forwards``). Only the touched models are copied to compare with: a plan that
+    owns its state saves a copy of the state and a second ``state_forwards`` per operation."""
+    keys = touched_models(operation, app_label)
+    before = substate(state, keys) if keys is not None else None
+    operation.state_forwards(app_label, state)
+    if before is None:
+        return []  # an operation type we do not know: no schema effect we can name
+    return operation_effects(operation, app_label, before, state)
