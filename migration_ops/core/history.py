@@ -230,6 +230,11 @@ def rollback_hints(
     after.update({step.key: step.migration for step in forward})
     hints = []
     loader.applied_migrations = after
+    graph = loader.graph
+    # Django's plan to "zero" lists every root of the graph, per app: the graph does not
+    # change here, so list them once (sorted, as root_nodes returns them).
+    roots = graph.root_nodes()
+    graph.root_nodes = lambda app=None: [r for r in roots if not app or r[0] == app]  # type: ignore[method-assign]
     try:
         for app_label in dict.fromkeys(step.app_label for step in forward):
             current = _latest_applied(loader, app_label, applied_now)
@@ -250,6 +255,7 @@ def rollback_hints(
             )
     finally:
         loader.applied_migrations = applied_now
+        del graph.root_nodes
     return tuple(hints)
 
 
