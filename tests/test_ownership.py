@@ -392,9 +392,27 @@ def test_constant_number_of_queries(vendor):
     with CaptureQueriesContext(connection) as queries:
         attribute_tables(connection, schema=schema)
 
-    # django_migrations and django_content_type, plus the migration loader's own check
+    # django_migrations and django_content_type: the current models claim every table, so
+    # the migration history (and the loader's queries) is not needed.
+    assert len(queries) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_constant_number_of_queries_with_unclaimed_tables(scratch_tables):
+    scratch_tables += ["shop_archive"]
+    create_table("default", "shop_archive")
+    connection = connections["default"]
+    from migration_ops.introspection import snapshot
+
+    schema = snapshot(connection)
+    attribute_tables(connection, schema=schema)
+    with CaptureQueriesContext(connection) as queries:
+        ownership = attribute_tables(connection, schema=schema)
+
+    # An unclaimed table makes it read the history: plus the migration loader's own check
     # for django_migrations and read of it.
     assert len(queries) == 4
+    assert ownership.orphans == ("shop_archive",)
 
 
 @pytest.mark.django_db(transaction=True)

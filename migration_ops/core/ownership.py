@@ -192,7 +192,13 @@ def attribute_tables(
             owners[name] = TableOwner(name, None, None, IGNORED, False)
 
     claim(_current_model_claims(), installed=True)
-    claim(_installed_state_claims(connection, max_length, loader, applied_state), installed=True)
+    if any(name not in owners for name in live.values()):
+        # Replaying the history only helps with tables still unclaimed (none on an empty
+        # database).
+        claim(
+            _installed_state_claims(connection, max_length, loader, applied_state),
+            installed=True,
+        )
 
     memory = _Memory.read(connection, recorder_table, live.get(fold(CONTENT_TYPE_TABLE)))
     stale = memory.stale_labels()
