@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from django.db import DEFAULT_DB_ALIAS
 from django.db.migrations.loader import MigrationLoader
 
-from migration_ops.core.regenerate import CLEAN_SLATE_ATTRIBUTE
+# Attribute that marks a migration written by a clean-slate reset (Django ignores it): the
+# old migrations whose rows other environments must replace by this migration's row.
+# Defined here, not in core.regenerate: reading it needs neither the autodetector nor the writer.
+CLEAN_SLATE_ATTRIBUTE = "clean_slate_replaces"
 
 MigrationKey = tuple[str, str]
 

@@ -39,13 +39,11 @@ from django.db.migrations.questioner import MigrationQuestioner
 from django.db.migrations.state import ProjectState
 from django.db.migrations.writer import MigrationWriter, OperationWriter
 
+from migration_ops.core.provenance import CLEAN_SLATE_ATTRIBUTE
 from migration_ops.core.sources import sequence_attribute
 
 MigrationKey = tuple[str, str]
 
-# Attribute that marks a migration written by a clean-slate reset (Django ignores it): the
-# old migrations whose rows other environments must replace by this migration's row.
-CLEAN_SLATE_ATTRIBUTE = "clean_slate_replaces"
 # Prefix of the modules that keep the functions of carried RunPython operations; the
 # loader skips modules whose name starts with "_".
 KEPT_MODULE_PREFIX = "_kept_"

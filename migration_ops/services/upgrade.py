@@ -41,7 +41,6 @@ from migration_ops.core.ownership import (
     attribute_tables,
     state_table_owners,
 )
-from migration_ops.core.partial import HalfAppliedMigration, diagnose_half_applied
 from migration_ops.core.provenance import (
     PendingTransition,
     pending_transitions,
@@ -54,6 +53,7 @@ from migration_ops.services.common import get_connection, load_executor
 from migration_ops.text import count
 
 if TYPE_CHECKING:
+    from migration_ops.core.partial import HalfAppliedMigration
     from migration_ops.core.schema import Schema
     from migration_ops.core.sql import MigrationSQL, OperationSQL
     from migration_ops.services.rehearsal import Rehearsal, RehearsalOptions
@@ -200,6 +200,9 @@ def build_upgrade_plan(
     half_applied: tuple[HalfAppliedMigration, ...] = ()
     if drift:
         report("Looking for half-applied migrations")
+        # Imported here: only drift needs it.
+        from migration_ops.core.partial import diagnose_half_applied
+
         # Whatever the targets, a failed `migrate` was heading for the leaves.
         forward = migration_plan(executor, executor.loader.graph.leaf_nodes())
         half_applied = diagnose_half_applied(

@@ -12,19 +12,13 @@ from django.db import DEFAULT_DB_ALIAS
 from migration_ops.core.operations import Risk, RiskFinding
 from migration_ops.exceptions import MigrationOpsError
 from migration_ops.management.base import DatabaseCommand
-from migration_ops.rendering.baseline import baseline_summary, baseline_to_json
-from migration_ops.rendering.github import render_github
-from migration_ops.services.annotations import plan_annotations
-from migration_ops.services.baseline import (
-    BaselineOutcome,
-    apply_baseline,
-    read_baseline,
-    write_baseline,
-)
 from migration_ops.services.upgrade import PlannedMigration, UpgradePlan, build_upgrade_plan
 from migration_ops.text import count
 
+# The baseline, GitHub and rehearsal modules are imported where their options are used:
+# most runs ask for none of them, and every import counts against `migrate --plan`.
 if TYPE_CHECKING:
+    from migration_ops.services.baseline import BaselineOutcome
     from migration_ops.services.rehearsal import RehearsalOptions
 
 JSON_SCHEMA_VERSION = 1
@@ -158,7 +152,15 @@ class Command(DatabaseCommand):
         outcome: BaselineOutcome | None = None
         try:
             # Read first: a bad baseline file stops the command before any work.
-            known = read_baseline(baseline_path) if baseline_path else None
+            known = None
+            if baseline_path or write_path:
+                from migration_ops.services.baseline import (
+                    apply_baseline,
+                    read_baseline,
+                    write_baseline,
+                )
+
+                known = read_baseline(baseline_path) if baseline_path else None
             plan = build_upgrade_plan(
                 options["database"],
                 options["app_label"],
@@ -191,6 +193,9 @@ class Command(DatabaseCommand):
             self.stdout.write(json.dumps(plan_to_json(plan, outcome), indent=2))
         elif output_format == "github":
             # Annotation paths are relative to the checkout, as GitHub resolves them.
+            from migration_ops.rendering.github import render_github
+            from migration_ops.services.annotations import plan_annotations
+
             root = Path(os.environ.get("GITHUB_WORKSPACE") or Path.cwd())
             annotations = plan_annotations(plan, fail_on=fail_on, check=options["check"], root=root)
             if annotations:
@@ -257,8 +262,11 @@ class Command(DatabaseCommand):
             write("  No new findings." if baseline else "  No findings.")
         for finding in plan.findings:
             write(style.WARNING(f"  [{finding.kind}] ") + finding.message)
-        for line in baseline_summary(baseline) if baseline else ():
-            write(f"  {line}")
+        if baseline:
+            from migration_ops.rendering.baseline import baseline_summary
+
+            for line in baseline_summary(baseline):
+                write(f"  {line}")
         if plan.rehearsal is not None:
             # Imported here, as the rehearsal itself: most runs do not rehearse.
             from migration_ops.rendering.rehearsal import rehearsal_text
@@ -323,7 +331,7 @@ def plan_to_json(plan: UpgradePlan, baseline: BaselineOutcome | None = None) -> 
             }
             for f in plan.findings
         ],
-        "baseline": baseline_to_json(baseline),
+        "baseline": _baseline_json(baseline),
         # Only with --rehearse (null otherwise).
         "rehearsal": None if plan.rehearsal is None else _rehearsal_json(plan),
     }
@@ -343,6 +351,14 @@ def parse_fail_on(value: str) -> list[str]:
             returncode=2,
         )
     return names
+
+
+def _baseline_json(baseline: BaselineOutcome | None) -> dict[str, Any] | None:
+    if baseline is None:
+        return None
+    from migration_ops.rendering.baseline import baseline_to_json
+
+    return baseline_to_json(baseline)
 
 
 def _rehearsal_json(plan: UpgradePlan) -> dict[str, Any]:
