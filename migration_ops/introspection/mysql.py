@@ -103,8 +103,11 @@ class MySQLIntrospector(Introspector):
         )
         checks = group_rows(
             run(
+                # TABLE_SCHEMA as well, though it is the same: MariaDB then opens this
+                # database's tables only, not every database's (30 ms on a small server).
                 "SELECT TABLE_NAME, CONSTRAINT_NAME FROM information_schema.TABLE_CONSTRAINTS"
-                " WHERE CONSTRAINT_SCHEMA = DATABASE() AND CONSTRAINT_TYPE = 'CHECK'",
+                " WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_SCHEMA = DATABASE()"
+                " AND CONSTRAINT_TYPE = 'CHECK'",
                 "TABLE_NAME",
                 "TABLE_NAME, CONSTRAINT_NAME",
             )
