@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -62,3 +63,20 @@ def lock_database(database: str = "default") -> Iterator[None]:
     ``LockHeld`` if another session has it."""
     with get_introspector(get_connection(database)).lock(LOCK_NAME):
         yield
+
+
+@contextmanager
+def fewer_collections(threshold: int = 50_000) -> Iterator[None]:
+    """Run the body with the garbage collector's first threshold raised to ``threshold``.
+
+    Planning allocates hundreds of thousands of short-lived objects (model states, schema
+    rows) in a heap that already holds the whole project, and each collection of the older
+    generations walks all of it: about a tenth of a plan's time at 450 migrations. The
+    previous thresholds come back on exit (``call_command`` in a long-running process).
+    """
+    previous = gc.get_threshold()
+    gc.set_threshold(max(previous[0], threshold), *previous[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)

@@ -49,7 +49,7 @@ from migration_ops.core.provenance import (
 from migration_ops.core.states import applied_state, plan_start_state
 from migration_ops.introspection import snapshot
 from migration_ops.services.advice import drift_advice
-from migration_ops.services.common import get_connection, load_executor
+from migration_ops.services.common import fewer_collections, get_connection, load_executor
 from migration_ops.text import count
 
 if TYPE_CHECKING:
@@ -150,6 +150,21 @@ def build_upgrade_plan(
     With ``sql``, every operation carries the SQL ``migrate`` will execute for it; with
     ``rehearse``, the plan also runs on a scratch copy of the database (``rehearsal``).
     """
+    with fewer_collections():
+        return _build_upgrade_plan(
+            database, app_label, migration_name, sql=sql, rehearse=rehearse, progress=progress
+        )
+
+
+def _build_upgrade_plan(
+    database: str,
+    app_label: str | None,
+    migration_name: str | None,
+    *,
+    sql: bool,
+    rehearse: RehearsalOptions | None,
+    progress: Progress | None,
+) -> UpgradePlan:
     report = progress or (lambda message: None)
     connection = get_connection(database)
 
