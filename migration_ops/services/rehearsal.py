@@ -12,6 +12,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import ExitStack
+from copy import deepcopy
 from dataclasses import dataclass
 
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -32,6 +34,7 @@ from migration_ops.core.rehearsal.scratch import ScratchDatabase, scratch_databa
 from migration_ops.core.schema import Schema
 from migration_ops.core.states import applied_state
 from migration_ops.introspection import StructureCopier, get_copier, snapshot
+from migration_ops.introspection.copying import Structure
 from migration_ops.text import count
 
 Progress = Callable[[str], None]
@@ -105,6 +108,68 @@ class Rehearsal:
         return self.failure is not None or bool(self.round_trip_differences)
 
 
+class PreparedScratch:
+    """The scratch database created and given the live structure in a thread of its own,
+    started before the plan is worked out, so that the server's work (most of a
+    rehearsal's cost) overlaps the planning's. ``close()`` drops it, on every path.
+
+    The thread has its own connection to the live database (Django's are bound to their
+    thread); the scratch connection may be shared, and is used by one thread at a time:
+    this one until ``result()`` returns, then the caller's.
+    """
+
+    def __init__(self, live: BaseDatabaseWrapper, options: RehearsalOptions) -> None:
+        self.options = options
+        self._stack = ExitStack()
+        self._result: tuple[ScratchDatabase, Structure] | None = None
+        self._error: BaseException | None = None
+        self.seconds = 0.0  # reading and creating the structure
+        self._start_state: _Background | None = None
+        self._thread = threading.Thread(target=self._prepare, args=(live, options))
+        self._thread.start()
+
+    def _prepare(self, given: BaseDatabaseWrapper, options: RehearsalOptions) -> None:
+        # Made here: a connection object belongs to the thread that creates it.
+        live = type(given)(deepcopy(given.settings_dict), given.alias)
+        try:
+            scratch = self._stack.enter_context(
+                scratch_database(live, alias=options.scratch_alias, keep=options.keep_scratch)
+            )
+            scratch.connection.inc_thread_sharing()
+            started = time.perf_counter()
+            copier = get_copier(live, scratch.connection)
+            structure = copier.read_structure()
+            # Calls by alias (the copy's transaction) must find the scratch connection.
+            with every_alias_on(scratch.connection):
+                copier.create(structure)
+            self.seconds = time.perf_counter() - started
+            self._result = (scratch, structure)
+        except BaseException as exc:  # raised again by result(), in the caller's thread
+            self._error = exc
+        finally:
+            live.close()
+
+    def render_start_state(self, loader: MigrationLoader, steps: Sequence[PlanStep]) -> None:
+        """Render the executor's start state meanwhile (a forward plan's only)."""
+        if steps and not any(step.backwards for step in steps):
+            self._start_state = _Background(rendered_applied_state, loader)
+
+    def result(self) -> tuple[ScratchDatabase, Structure]:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+    def start_state(self) -> ProjectState | None:
+        return self._start_state.result() if self._start_state is not None else None
+
+    def close(self) -> None:
+        """Drop (or empty) the scratch database, once the thread is done with it."""
+        self._thread.join()
+        self._stack.close()
+
+
 def rehearse(
     connection: BaseDatabaseWrapper,
     steps: Sequence[PlanStep],
@@ -115,51 +180,86 @@ def rehearse(
     progress: Progress | None = None,
     loader: MigrationLoader | None = None,
     recorded: Collection[tuple[str, str]] | None = None,
+    prepared: PreparedScratch | None = None,
 ) -> Rehearsal:
     """Rehearse ``steps`` (the plan on ``connection``, whose snapshot is ``live``).
 
     ``loader`` and ``recorded``: the planning's loader and the ``django_migrations`` rows
     it was built from; the first run reuses them (and a start state rendered meanwhile)
-    when the scratch copy holds the same rows.
+    when the scratch copy holds the same rows. ``prepared``: the scratch database started
+    earlier (the caller closes it); else one is prepared here.
     """
     report = progress or (lambda message: None)
-    # Rendering the start state is the executor's slowest step and needs no database:
-    # done while the server builds the copy, as ``migrate`` would do it before running.
-    forwards = bool(steps) and not any(step.backwards for step in steps)
-    start_state = _Background(rendered_applied_state, loader) if loader and forwards else None
-    copier = get_copier(connection, connection)  # scratch set below, once it exists
+    if prepared is not None:
+        return _rehearse(
+            connection,
+            steps,
+            live,
+            options,
+            prepared,
+            loader,
+            recorded,
+            operation_risks or {},
+            report,
+        )
     report("Creating the scratch database")
-    with scratch_database(
-        connection, alias=options.scratch_alias, keep=options.keep_scratch
-    ) as scratch:
-        copier.scratch = scratch.connection
-        started = time.perf_counter()
-        report("Copying the live structure")
-        live_picture = Picture(live, copier.catalogue_objects(connection))
-        structure = copier.read_structure()
-        with every_alias_on(scratch.connection) as isolation:
-            copier.create(structure)
-            limits = _row_limits(live, options)
-            rows = copier.copy_rows(live, limits)
-            start = picture(copier, scratch.connection)
-            copy_seconds = time.perf_counter() - started
-            copy_differences = compare(start, live_picture)
-            with isolation.guard():
-                return _run(
-                    scratch,
-                    copier,
-                    steps,
-                    live,
-                    options,
-                    rows,
-                    start,
-                    copy_seconds=copy_seconds,
-                    copy_differences=copy_differences,
-                    not_copied=_not_copied(structure.not_copied, live),
-                    operation_risks=operation_risks or {},
-                    report=report,
-                    reuse=_reusable(scratch.connection, loader, recorded, start_state),
-                )
+    prepared = PreparedScratch(connection, options)
+    try:
+        if loader is not None:
+            prepared.render_start_state(loader, steps)
+        return _rehearse(
+            connection,
+            steps,
+            live,
+            options,
+            prepared,
+            loader,
+            recorded,
+            operation_risks or {},
+            report,
+        )
+    finally:
+        prepared.close()
+
+
+def _rehearse(
+    connection: BaseDatabaseWrapper,
+    steps: Sequence[PlanStep],
+    live: Schema,
+    options: RehearsalOptions,
+    prepared: PreparedScratch,
+    loader: MigrationLoader | None,
+    recorded: Collection[tuple[str, str]] | None,
+    operation_risks: OperationRisks,
+    report: Progress,
+) -> Rehearsal:
+    report("Copying the live structure")
+    scratch, structure = prepared.result()
+    copier = get_copier(connection, scratch.connection)
+    started = time.perf_counter()
+    live_picture = Picture(live, copier.catalogue_objects(connection))
+    with every_alias_on(scratch.connection) as isolation:
+        limits = _row_limits(live, options)
+        rows = copier.copy_rows(live, limits)
+        start = picture(copier, scratch.connection)
+        copy_seconds = prepared.seconds + time.perf_counter() - started
+        copy_differences = compare(start, live_picture)
+        with isolation.guard():
+            return _run(
+                scratch,
+                copier,
+                steps,
+                live,
+                options,
+                rows,
+                start,
+                copy_seconds=copy_seconds,
+                copy_differences=copy_differences,
+                not_copied=_not_copied(structure.not_copied, live),
+                operation_risks=operation_risks,
+                report=report,
+                reuse=_reusable(scratch.connection, loader, recorded, prepared.start_state()),
+            )
 
 
 def _run(
@@ -248,11 +348,10 @@ def _reusable(
     scratch: BaseDatabaseWrapper,
     loader: MigrationLoader | None,
     recorded: Collection[tuple[str, str]] | None,
-    start_state: _Background | None,
+    state: ProjectState | None,
 ) -> tuple[MigrationLoader, ProjectState | None] | None:
     """The planning's loader (and the state rendered from it) for the first run, if the
     scratch copy records exactly the migrations the loader was built from."""
-    state = start_state.result() if start_state is not None else None
     if loader is None or recorded is None:
         return None
     if set(MigrationRecorder(scratch).applied_migrations()) != set(recorded):

@@ -53,10 +53,12 @@ from migration_ops.services.common import fewer_collections, get_connection, loa
 from migration_ops.text import count
 
 if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
     from migration_ops.core.partial import HalfAppliedMigration
     from migration_ops.core.schema import Schema
     from migration_ops.core.sql import MigrationSQL, OperationSQL
-    from migration_ops.services.rehearsal import Rehearsal, RehearsalOptions
+    from migration_ops.services.rehearsal import PreparedScratch, Rehearsal, RehearsalOptions
 
 Progress = Callable[[str], None]
 
@@ -167,11 +169,35 @@ def _build_upgrade_plan(
 ) -> UpgradePlan:
     report = progress or (lambda message: None)
     connection = get_connection(database)
+    if rehearse is None:
+        return _plan(connection, app_label, migration_name, sql, None, report)
+    # Imported here: only --rehearse needs the executor machinery and the copiers.
+    from migration_ops.services.rehearsal import PreparedScratch
 
+    # The scratch copy is built by the server while the plan is worked out here.
+    report("Creating the scratch database")
+    prepared = PreparedScratch(connection, rehearse)
+    try:
+        return _plan(connection, app_label, migration_name, sql, prepared, report)
+    finally:
+        prepared.close()
+
+
+def _plan(
+    connection: BaseDatabaseWrapper,
+    app_label: str | None,
+    migration_name: str | None,
+    sql: bool,
+    prepared: PreparedScratch | None,
+    report: Progress,
+) -> UpgradePlan:
+    database = connection.alias
     report("Loading migrations")
     executor = load_executor(connection)
     targets = resolve_migrate_targets(executor.loader, app_label, migration_name)
     steps = migration_plan(executor, targets)
+    if prepared is not None:
+        prepared.render_start_state(executor.loader, steps)
 
     report("Reading migration history")
     history = load_history(connection, executor.loader)
@@ -266,8 +292,7 @@ def _build_upgrade_plan(
     )
     migrations = planned_migrations(executor, steps, risks, collected)
     rehearsal = None
-    if rehearse is not None:
-        # Imported here: only --rehearse needs the executor machinery and the copiers.
+    if prepared is not None:
         from migration_ops.services.rehearsal import rehearse as run_rehearsal
 
         operation_risks = {
@@ -279,11 +304,12 @@ def _build_upgrade_plan(
             connection,
             steps,
             live,
-            rehearse,
+            prepared.options,
             operation_risks=operation_risks,
             progress=report,
             loader=executor.loader,
             recorded=history.applied,
+            prepared=prepared,
         )
     return UpgradePlan(
         database=database,
