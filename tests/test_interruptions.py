@@ -41,6 +41,9 @@ from tests.utils import run_command
 TESTPROJECT = Path(__file__).resolve().parent.parent / "testproject"
 
 pytestmark = pytest.mark.django_db(transaction=True)
+# A child runs the command as manage.py does, system checks included, and Django 6.1's
+# checks read every alias (on MySQL/MariaDB they connect): such tests touch "other" too.
+runs_checks = pytest.mark.django_db(databases=["default", "other"], transaction=True)
 
 REMOVE = ["safe_remove_app", "shop", "shop_reports"]
 SHOP_TABLES = {"shop_order", "shop_orderline", "shop_product", "shop_reports_report"}
@@ -122,6 +125,7 @@ def assert_nothing_changed(before: DatabaseState) -> None:
     assert lock_is_free()
 
 
+@runs_checks
 def test_prompt_with_standard_input_closed_is_refused(pristine: Pristine):
     before = database_state()
     run = run_child(REMOVE)
@@ -138,6 +142,7 @@ def test_prompt_with_standard_input_closed_is_refused(pristine: Pristine):
     assert_nothing_changed(before)
 
 
+@runs_checks
 def test_ctrl_c_at_the_prompt(pristine: Pristine):
     before = database_state()
     run = run_child(REMOVE, stdin=WAITING, interrupt_on_output="Type 'yes' to continue")
@@ -147,6 +152,7 @@ def test_ctrl_c_at_the_prompt(pristine: Pristine):
     assert_nothing_changed(before)
 
 
+@runs_checks
 def test_ctrl_c_while_planning(pristine: Pristine):
     """SIGINT at SQL statements spread over the planning (reads only): exit 130, a sentence,
     nothing changed, the lock free."""
@@ -167,6 +173,7 @@ def test_ctrl_c_while_planning(pristine: Pristine):
         assert_nothing_changed(before)
 
 
+@runs_checks
 def test_ctrl_c_while_removing_says_what_was_done_and_not_done(pristine: Pristine):
     argv = [*REMOVE, "--noinput", "--strategy", "drop"]
     traced = run_child(argv, fault=Fault(10**9, signal.SIGINT))
@@ -190,6 +197,26 @@ def test_ctrl_c_while_removing_says_what_was_done_and_not_done(pristine: Pristin
         "Run the same command again to complete the removal.\n"
     )
     assert not run.traceback
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["safe_remove_app", "shop"], ["reset_migrations", "journal"], ["plan_upgrade"]],
+    ids=lambda argv: argv[0],
+)
+def test_ctrl_c_during_the_system_checks(monkeypatch, argv: list[str]):
+    """Django 6.1's checks connect to every alias on MySQL/MariaDB: a Ctrl-C can come while
+    they wait for a server."""
+
+    def interrupted_checks(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("django.core.checks.run_checks", interrupted_checks)
+    assert run_command(*argv, skip_checks=False) == (
+        "",
+        "Interrupted (Ctrl-C) during the system checks; nothing was changed.",
+        130,
+    )
 
 
 def test_lock_release_failure_does_not_hide_the_interruption(monkeypatch):
@@ -280,6 +307,7 @@ def test_database_that_cannot_be_reached(argv: list[str], problem: str):
 # --------------------------------------------------------------------------- item by item
 
 
+@runs_checks
 def test_rerun_finishes_a_migration_whose_reverse_was_committed_but_not_recorded(
     pristine: Pristine,
 ):
@@ -309,6 +337,7 @@ def test_rerun_finishes_a_migration_whose_reverse_was_committed_but_not_recorded
     assert "  Unapplied migration shop.0002_order_customer.\n" in rerun.stdout
 
 
+@runs_checks
 def test_done_and_not_done_are_read_back_from_the_database(pristine: Pristine, vendor: str):
     """Ctrl-C at the commit of the content-type deletion: MySQL and SQLite commit when
     autocommit is turned back on, PostgreSQL rolls back; the report says which happened."""

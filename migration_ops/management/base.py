@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connections
 
 from migration_ops.exceptions import MigrationOpsError
+from migration_ops.management.interaction import INTERRUPTED
 from migration_ops.services.common import get_connection
 
 
@@ -15,12 +16,18 @@ class DatabaseCommand(BaseCommand):
     """A command whose system checks report an unreachable database as a ``CommandError``.
 
     Django 6.1 runs the backends' field checks on every alias before ``handle()``, and on
-    MySQL/MariaDB they connect; an unreachable server must not end in a traceback there.
+    MySQL/MariaDB they connect; an unreachable server must not end in a traceback there,
+    nor a Ctrl-C while they wait for it.
     """
 
     def check(self, *args: Any, **kwargs: Any) -> None:
         try:
             super().check(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise CommandError(
+                "Interrupted (Ctrl-C) during the system checks; nothing was changed.",
+                returncode=INTERRUPTED,
+            ) from None
         except DatabaseError:
             for alias in connections:
                 try:
