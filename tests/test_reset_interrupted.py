@@ -22,6 +22,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.utils import ProgrammingError
 
+from tests.faults import Pristine, converge
 from tests.test_reset_migrations import (
     ALIASES,
     JOURNAL_OLD,
@@ -356,3 +357,38 @@ def test_dry_run_after_a_kill_says_what_a_run_would_do(project: Project):
     assert project.files("journal") == ["0001_reset.py"]
     assert app_rows("default", "journal") == ["0001_reset"]
     assert leftovers(project) == []
+
+
+# --------------------------------------------------------------------------- tests/faults.py
+
+# A re-run records its rows at its own time, and with ids that depend on how many inserts
+# an interrupted run used up (MySQL and PostgreSQL never hand an id out twice).
+RECORDING_DETAILS = {"django_migrations": ("id", "applied")}
+
+
+def test_ctrl_c_at_every_event_of_a_replace_mode_reset_converges(project: Project):
+    """Through tests/faults.py: Ctrl-C at each write event of a replace-mode reset (at every
+    database event, and the first and last of each run of file events on the servers), then
+    the same command again reaches the uninterrupted run's rows, schema and files."""
+    argv = [
+        *("reset_migrations", "journal", "--mode", "replace", "--noinput"),
+        *("--backup-dir", str(project.backup), "--skip-checks"),
+    ]
+    pristine = Pristine("default", directories=[project.root, project.backup])
+    pristine.save()
+    try:
+        result = converge(
+            "reset_migrations --mode replace",
+            argv,
+            pristine=pristine,
+            done="Nothing to do.",
+            signals=("int",),
+            files=lambda: files_state(project),
+            fresh_migrations=True,
+            ignore_columns=RECORDING_DETAILS,
+        )
+    finally:
+        pristine.restore()
+        pristine.discard()
+    assert result.trials > 0
+    assert not result.failures, result.report()
