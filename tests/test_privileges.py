@@ -256,6 +256,8 @@ def test_statement_needs():
             "DROP INDEX `shop_idx` ON `shop_product`",
             "-- The SQL of shop.0001 cannot be shown",
             "CREATE TABLE `new` (`id` integer)",
+            'DROP MATERIALIZED VIEW "shop_totals"',
+            'DROP SEQUENCE "shop_numbers"',
         ]
     ) == {
         "shop_order": {"ALTER"},
@@ -264,4 +266,6 @@ def test_statement_needs():
         "django_migrations": {"DELETE", "INSERT"},
         "admin_log": {"UPDATE"},
         "shop_product": {"INDEX"},
+        "shop_totals": {"DROP"},
+        "shop_numbers": {"DROP"},
     }

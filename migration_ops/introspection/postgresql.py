@@ -335,15 +335,15 @@ _PRIMARY_KEY_SEQUENCES_SQL = """
 """
 
 
-# Per table of the current schema: its owner, whether the current user may act as the
-# owner, and its INSERT, UPDATE and DELETE privileges.
+# Per table (view, sequence) of the current schema: its owner, whether the current user
+# may act as the owner, and its INSERT, UPDATE and DELETE privileges.
 _TABLE_PRIVILEGES_SQL = """
     SELECT c.relname, pg_get_userbyid(c.relowner), pg_has_role(c.relowner, 'USAGE'),
            has_table_privilege(c.oid, 'INSERT'), has_table_privilege(c.oid, 'UPDATE'),
            has_table_privilege(c.oid, 'DELETE')
     FROM pg_class c
     JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
-    WHERE c.relkind IN ('r', 'p') AND c.relname = ANY(%s)
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND c.relname = ANY(%s)
 """
 
 

@@ -21,7 +21,13 @@ _QUOTED = r"(?:\"(?:[^\"]|\"\")*\"|`(?:[^`]|``)*`)"
 # The leading clause of the statements that change tables, and what each needs.
 _STATEMENTS = (
     (re.compile(rf"ALTER TABLE ({_QUOTED})"), "ALTER"),
-    (re.compile(rf"DROP TABLE (?:IF EXISTS )?((?:{_QUOTED})(?:, {_QUOTED})*)"), "DROP"),
+    (
+        re.compile(
+            rf"DROP (?:TABLE|VIEW|MATERIALIZED VIEW|SEQUENCE) (?:IF EXISTS )?"
+            rf"((?:{_QUOTED})(?:, {_QUOTED})*)"
+        ),
+        "DROP",
+    ),
     (re.compile(rf"(?:CREATE (?:UNIQUE )?|DROP )INDEX {_QUOTED} ON ({_QUOTED})"), "INDEX"),
     (re.compile(rf"DELETE FROM ({_QUOTED})"), "DELETE"),
     (re.compile(rf"UPDATE ({_QUOTED})"), "UPDATE"),
