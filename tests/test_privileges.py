@@ -269,3 +269,40 @@ def test_statement_needs():
         "shop_totals": {"DROP"},
         "shop_numbers": {"DROP"},
     }
+
+
+@pytest.mark.usefixtures("shop_data")
+def test_mysql_delete_missing_on_the_bookkeeping_tables(vendor):
+    """DROP granted, DELETE only on django_migrations: the content types, their permissions
+    and the links to those are named (PostgreSQL: the owner has both)."""
+    if vendor != "mysql":
+        pytest.skip("PostgreSQL's owner and SQLite's file give DELETE with DROP.")
+    grants = [
+        "GRANT SELECT, INSERT, UPDATE, CREATE, DROP, ALTER, INDEX, REFERENCES "
+        "ON {database}.* TO {user}",
+        "GRANT DELETE ON {database}.`django_migrations` TO {user}",
+    ]
+    database = connection.settings_dict["NAME"]
+    # Every table the deletion's statements name (the user-permission links have no rows, but
+    # their DELETE runs all the same).
+    tables = [
+        "auth_group_permissions",
+        "auth_permission",
+        "auth_user_user_permissions",
+        "django_content_type",
+    ]
+    statements = "; ".join(f"GRANT DELETE ON `{database}`.`{t}` TO '{USER}'@'%'" for t in tables)
+    before = table_checksums(connections["default"])
+    with (
+        restricted_user(USER, grants) as settings_dict,
+        restricted_alias(ALIAS, settings_dict),
+    ):
+        _, err, code = run_command(*REMOVE, "--noinput", "--strategy", "drop")
+    assert (err, code) == (
+        f"Refusing to remove 'shop' and 'shop_reports' from database '{ALIAS}'; nothing was "
+        f"changed.\n- The connection to database '{ALIAS}' may not make these changes: user "
+        f"{USER}@% lacks DELETE on auth_group_permissions, auth_permission, "
+        f"auth_user_user_permissions and django_content_type ({statements} give them).",
+        2,
+    )
+    assert table_checksums(connections["default"]) == before
