@@ -553,7 +553,7 @@ class Convergence:
             f"{self.name} on {vendor}: {len(self.events)} write events ({kinds['sql']} SQL, "
             f"{kinds['commit']} commits, {kinds['file']} file), "
             f"{'every event' if self.every_event else 'sampled'}: {self.trials} trials "
-            f"({' and '.join(f'SIG{SIGNALS[s].name[3:]}' for s in self.signals)}), "
+            f"({' and '.join(SIGNALS[s].name for s in self.signals)}), "
             f"{self.converged} converged"
         )
 
