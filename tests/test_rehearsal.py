@@ -588,6 +588,15 @@ class TestScratchDatabase:
             2,
         )
 
+    def test_a_planning_error_drops_the_scratch_database(self):
+        # The scratch copy is prepared while the plan is worked out: an error in the plan
+        # must still remove it (the ``unchanged`` fixture checks that none is left).
+        assert run_command("plan_upgrade", "no_such_app", "--rehearse") == (
+            "",
+            "No installed app with label 'no_such_app'.",
+            2,
+        )
+
     def test_refused_before_anything_is_created(self, settings):
         if connection.vendor == "sqlite":
             missing = "/nonexistent_rehearse_dir/scratch.sqlite3"
