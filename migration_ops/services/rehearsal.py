@@ -190,22 +190,12 @@ def rehearse(
     earlier (the caller closes it); else one is prepared here.
     """
     report = progress or (lambda message: None)
-    if prepared is not None:
-        return _rehearse(
-            connection,
-            steps,
-            live,
-            options,
-            prepared,
-            loader,
-            recorded,
-            operation_risks or {},
-            report,
-        )
-    report("Creating the scratch database")
-    prepared = PreparedScratch(connection, options)
+    owned = prepared is None
+    if prepared is None:
+        report("Creating the scratch database")
+        prepared = PreparedScratch(connection, options)
     try:
-        if loader is not None:
+        if owned and loader is not None:
             prepared.render_start_state(loader, steps)
         return _rehearse(
             connection,
@@ -219,7 +209,8 @@ def rehearse(
             report,
         )
     finally:
-        prepared.close()
+        if owned:
+            prepared.close()
 
 
 def _rehearse(
