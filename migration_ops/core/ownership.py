@@ -19,30 +19,26 @@ unmanaged model names them), else to none ("unowned").
 
 from __future__ import annotations
 
-import pkgutil
 import re
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
-from importlib import import_module
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps as global_apps
-from django.conf import settings
 from django.db.backends.utils import truncate_name
 from django.db.migrations.exceptions import (
     BadMigrationError,
     CircularDependencyError,
     NodeNotFoundError,
 )
-from django.db.migrations.loader import MIGRATIONS_MODULE_NAME, MigrationLoader
+from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations import RunSQL, SeparateDatabaseAndState
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState
 
 from migration_ops.conf import conf
+from migration_ops.core.stale_files import StaleAppsLoader, stale_app_migrations
 from migration_ops.core.states import AdvancingState, advance, state_after, unrendered_copy
 from migration_ops.core.tables import auto_m2m_tables, can_migrate, db_table
 from migration_ops.introspection import snapshot
@@ -431,32 +427,16 @@ def _state_claims(
 def _stale_migration_claims(
     labels: Iterable[str], recorded: Mapping[str, frozenset[str]], max_length: int | None
 ) -> dict[str, tuple[str, list[_Claim]]]:
-    """Claims of each stale app whose migration files are still importable.
-
-    Files count only if they include every migration that django_migrations recorded for
-    the app (otherwise they describe another version of it). The app's final state is built
-    from a graph of the installed apps' migrations plus the stale apps' ones, restricted to
-    what the app depends on, without registering the app anywhere.
-    """
-    found: dict[str, tuple[str, dict[tuple[str, str], Migration]]] = {}
-    for label in labels:
-        names = recorded.get(label, frozenset())
-        module_name = _migrations_module(label)
-        migrations = _load_migrations(label, module_name) if module_name is not None else None
-        if not migrations and module_name == f"{label}.{MIGRATIONS_MODULE_NAME}":
-            # The label is not the module path ("allauth.socialaccount" is "socialaccount"):
-            # look for the files by the names django_migrations recorded.
-            module_name = _find_migrations_module(label, names)
-            if module_name is None:
-                continue
-            migrations = _load_migrations(label, module_name)
-        if migrations and names <= {name for _, name in migrations}:
-            found[label] = (module_name, migrations)
+    """Claims of each stale app whose migration files are still importable
+    (:func:`stale_app_migrations`). The app's final state is built from a graph of the
+    installed apps' migrations plus the stale apps' ones, restricted to what the app depends
+    on, without registering the app anywhere."""
+    found = stale_app_migrations(labels, recorded)
     extra = {key: m for _, migrations in found.values() for key, m in migrations.items()}
     result: dict[str, tuple[str, list[_Claim]]] = {}
     for label, (module_name, _) in found.items():
         try:
-            loader = _StaleAppsLoader(extra, root=label)
+            loader = StaleAppsLoader(extra, root=label)
             state = state_after(loader, loader.graph.leaf_nodes(label))
             claims = [
                 _Claim(c.table, c.app_label, c.model, STALE_MIGRATIONS)
@@ -467,108 +447,3 @@ def _stale_migration_claims(
             continue
         result[label] = (module_name, claims)
     return result
-
-
-def _migrations_module(label: str) -> str | None:
-    # MigrationLoader.migrations_module() needs an installed app; this is its fallback.
-    if not label.isidentifier():
-        return None  # not an app label: nothing to import
-    modules = getattr(settings, "MIGRATION_MODULES", {})
-    if label in modules:
-        return modules[label]  # None disables migrations for the app
-    return f"{label}.{MIGRATIONS_MODULE_NAME}"
-
-
-def _find_migrations_module(label: str, recorded: frozenset[str]) -> str | None:
-    """The module path of a migrations package on ``sys.path`` (up to three packages deep)
-    whose files include every migration ``recorded`` for ``label``, and that no installed
-    app uses: the package named after the label first, then, when the recorded names are
-    distinctive (more than an initial migration), any package."""
-    if not recorded:
-        return None
-    installed = {f"{c.name}.{MIGRATIONS_MODULE_NAME}" for c in global_apps.get_app_configs()}
-    named_after_label: list[str] = []
-    others: list[str] = []
-    for entry in sys.path:
-        directory = Path(entry or ".")
-        if not directory.is_dir():
-            continue
-        for pattern in ("*/migrations", "*/*/migrations", "*/*/*/migrations"):
-            for package in sorted(directory.glob(pattern)):
-                parts = package.relative_to(directory).parts
-                if not all(p.isidentifier() for p in parts):
-                    continue
-                if not all(
-                    (directory.joinpath(*parts[: i + 1]) / "__init__.py").exists()
-                    for i in range(len(parts))
-                ):
-                    continue
-                module_name = ".".join(parts)
-                if module_name in installed:
-                    continue
-                stems = {p.stem for p in package.glob("*.py")}
-                if not recorded <= stems:
-                    continue
-                (named_after_label if parts[-2] == label else others).append(module_name)
-    if named_after_label:
-        return named_after_label[0]
-    if others and recorded - {"0001_initial"}:
-        return others[0]
-    return None
-
-
-def _load_migrations(label: str, module_name: str) -> dict[tuple[str, str], Migration] | None:
-    try:
-        module = import_module(module_name)
-    except Exception:  # gone, or can't be imported without its app installed
-        return None
-    if not isinstance(getattr(module, "__path__", None), list):
-        return None  # a plain module or a namespace package: not a migrations package
-    migrations = {}
-    for _, name, is_pkg in pkgutil.iter_modules(module.__path__):
-        if is_pkg or name[0] in "_~":
-            continue
-        try:
-            migration_class = import_module(f"{module_name}.{name}").Migration
-        except Exception:
-            return None
-        migrations[label, name] = migration_class(name, label)
-    return migrations
-
-
-class _StaleAppsLoader(MigrationLoader):
-    """The installed apps' migrations plus ``extra`` ones of uninstalled apps, restricted to
-    the apps that ``root`` depends on (so that an unrelated broken dependency elsewhere
-    does not matter). Reads no database."""
-
-    def __init__(self, extra: Mapping[tuple[str, str], Migration], root: str) -> None:
-        self._extra = dict(extra)
-        self._root = root
-        super().__init__(None, ignore_no_migrations=True)
-
-    def load_disk(self) -> None:
-        super().load_disk()
-        self.disk_migrations.update(self._extra)
-        self.migrated_apps.update(label for label, _ in self._extra)
-        needed = _dependency_closure(self.disk_migrations, self._root)
-        self.disk_migrations = {
-            key: migration for key, migration in self.disk_migrations.items() if key[0] in needed
-        }
-        self.migrated_apps &= needed
-
-
-def _dependency_closure(migrations: Mapping[tuple[str, str], Migration], root: str) -> set[str]:
-    """Labels of the apps whose migrations ``root``'s migrations need, ``root`` included."""
-    by_app: dict[str, list[Migration]] = {}
-    for (label, _), migration in migrations.items():
-        by_app.setdefault(label, []).append(migration)
-    needed = {root}
-    todo = [root]
-    while todo:
-        for migration in by_app.get(todo.pop(), []):
-            # run_before adds an edge into the other app: its migrations must be there too.
-            for label, _ in [*migration.dependencies, *migration.run_before]:
-                if label not in needed:
-                    needed.add(label)
-                    todo.append(label)
-    return needed
