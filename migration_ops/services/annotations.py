@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from migration_ops.core.operations import RiskFinding
 from migration_ops.core.sources import SourceLocation, migration_location, model_location
-from migration_ops.services.upgrade import Finding, PlannedMigration, UpgradePlan
+from migration_ops.services.findings import Finding
+from migration_ops.services.upgrade import PlannedMigration, UpgradePlan
 
 if TYPE_CHECKING:  # the rehearsal's modules load only when a rehearsal runs
     from migration_ops.core.rehearsal.runner import MigrationRun

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from migration_ops.exceptions import BadBaseline
-from migration_ops.services.upgrade import Finding, UpgradePlan
+from migration_ops.services.findings import Finding
+from migration_ops.services.upgrade import UpgradePlan
 
 BASELINE_VERSION = 1
 GENERATOR = "django-migration-ops plan_upgrade --write-baseline"
