@@ -283,11 +283,11 @@ class PostgreSQLIntrospector(Introspector):
         owned = {"DROP", "ALTER", "INDEX"}
         not_owned = sorted({t for p, ts in missing.items() if owned & set(p) for t in ts})
         owners = sorted({rows[t][0] for t in not_owned})
-        lacks = [
-            f"{and_join(kept)} on {and_join(ts)}"
-            for p, ts in missing.items()
-            if (kept := [q for q in p if q not in owned])
+        # The grantable part of what is missing (ownership is not granted table by table).
+        grantable = [
+            (kept, ts) for p, ts in missing.items() if (kept := [q for q in p if q not in owned])
         ]
+        lacks = [f"{and_join(kept)} on {and_join(ts)}" for kept, ts in grantable]
         parts = []
         if not_owned:
             parts.append(
@@ -298,8 +298,7 @@ class PostgreSQLIntrospector(Introspector):
             parts.append(f"lacks {'; '.join(lacks)}")
         statements = [f"GRANT {quote(owner)} TO {quote(role)}" for owner in owners] + [
             f"GRANT {', '.join(kept)} ON {', '.join(quote(t) for t in ts)} TO {quote(role)}"
-            for p, ts in missing.items()
-            if (kept := [q for q in p if q not in owned])
+            for kept, ts in grantable
         ]
         gives = "gives it" if len(statements) == 1 else "give them"
         return f"role {role!r} {' and '.join(parts)} ({'; '.join(statements)} {gives})"
