@@ -21,12 +21,10 @@ from migration_ops.core.history import (
     History,
     InconsistentDependency,
     PartialSquash,
-    PlanStep,
     load_history,
     load_loader,
-    migration_plan,
-    resolve_targets,
 )
+from migration_ops.core.plan import PlanStep, migration_plan, resolve_targets
 from migration_ops.exceptions import BrokenMigrationGraph, UnknownApp, UnknownMigration
 
 SCENARIO_APPS = ("legacy", "library", "shop", "shop_reports")

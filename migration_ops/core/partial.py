@@ -19,7 +19,7 @@ from django.db.migrations.state import ProjectState
 
 from migration_ops.core.diff import diff
 from migration_ops.core.expected import expected_schema
-from migration_ops.core.history import PlanStep
+from migration_ops.core.plan import PlanStep
 from migration_ops.core.schema import Schema
 from migration_ops.text import count
 

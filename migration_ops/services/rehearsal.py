@@ -25,8 +25,8 @@ from django.db.migrations.state import ProjectState
 from migration_ops.conf import conf
 from migration_ops.core.diff import diff
 from migration_ops.core.expected import expected_schema
-from migration_ops.core.history import PlanStep, migration_plan
 from migration_ops.core.partial import HalfAppliedMigration, diagnose_half_applied
+from migration_ops.core.plan import PlanStep, migration_plan
 from migration_ops.core.rehearsal.compare import Picture, StructureDifference, compare, picture
 from migration_ops.core.rehearsal.isolation import every_alias_on
 from migration_ops.core.rehearsal.runner import Pass, rendered_applied_state, run_pass

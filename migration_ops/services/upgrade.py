@@ -17,15 +17,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from migration_ops.conf import conf
 from migration_ops.core.diff import SchemaDiff, diff
 from migration_ops.core.expected import expected_schema
-from migration_ops.core.history import (
-    PlanStep,
-    RollbackHint,
-    load_history,
-    migration_plan,
-    operation_reversible,
-    rollback_hints,
-)
-from migration_ops.core.history import resolve_targets as resolve_migrate_targets
+from migration_ops.core.history import load_history
 from migration_ops.core.operations import (
     MigrationRisks,
     Risk,
@@ -38,6 +30,14 @@ from migration_ops.core.ownership import (
     attribute_tables,
     state_table_owners,
 )
+from migration_ops.core.plan import (
+    PlanStep,
+    RollbackHint,
+    migration_plan,
+    operation_reversible,
+    rollback_hints,
+)
+from migration_ops.core.plan import resolve_targets as resolve_migrate_targets
 from migration_ops.core.provenance import pending_transitions
 from migration_ops.core.states import applied_state, plan_start_state
 from migration_ops.introspection import snapshot

@@ -9,7 +9,7 @@ from django.apps import apps as global_apps
 from django.db import transaction
 from django.db.migrations.recorder import MigrationRecorder
 
-from migration_ops.core.history import migration_plan
+from migration_ops.core.plan import migration_plan
 from migration_ops.exceptions import MigrationOpsError
 from migration_ops.introspection import get_introspector
 from migration_ops.services import backup as backups

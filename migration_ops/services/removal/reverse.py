@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from django.db import NotSupportedError
 
-from migration_ops.core.history import migration_plan, operation_reversible
 from migration_ops.core.partial import PartlyUnapplied, diagnose_partly_unapplied
+from migration_ops.core.plan import migration_plan, operation_reversible
 from migration_ops.core.sql import collect_plan_sql
 from migration_ops.exceptions import MigrationOpsError
 from migration_ops.services.common import load_executor

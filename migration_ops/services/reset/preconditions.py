@@ -14,13 +14,14 @@ from django.db.migrations.loader import MigrationLoader
 
 from migration_ops.core.diff import SchemaDifference, diff
 from migration_ops.core.expected import expected_schema
-from migration_ops.core.history import load_history, migration_plan
+from migration_ops.core.history import load_history
 from migration_ops.core.locations import (
     migrations_directory,
     migrations_package,
     not_first_party_reason,
 )
 from migration_ops.core.ownership import attribute_tables
+from migration_ops.core.plan import migration_plan
 from migration_ops.core.regenerate import MigrationKey, unmigrated_changes
 from migration_ops.core.schema import Schema
 from migration_ops.core.states import applied_state, state_after
