@@ -26,13 +26,9 @@ has them.
 
 from __future__ import annotations
 
-import base64
 import datetime
-import decimal
 import json
 import os
-import re
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, replace
@@ -41,8 +37,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
-from migration_ops.exceptions import MigrationOpsError
 from migration_ops.introspection import get_introspector
+from migration_ops.services.backup_rows import BackupError, encode, file_name_part, read_rows
 from migration_ops.services.common import get_connection
 
 if TYPE_CHECKING:
@@ -59,10 +55,6 @@ REPLACE = "replace"
 ROWS = "rows"
 SET_NULL = "set-null"
 _BATCH = 500
-
-
-class BackupError(MigrationOpsError):
-    """A backup cannot be written or restored; nothing was changed."""
 
 
 @dataclass(frozen=True)
@@ -269,7 +261,7 @@ def write_backup(
             sql, params = f"{sql} WHERE {selection.where}", selection.params
         if primary_key:
             sql += f" ORDER BY {', '.join(quote(c) for c in primary_key)}"
-        file_name: str | None = f"{number:03d}-{_safe(table)}.jsonl"
+        file_name: str | None = f"{number:03d}-{file_name_part(table)}.jsonl"
         count = 0
         # A file only for rows: most tables of a removal are empty.
         with ExitStack() as files:
@@ -277,7 +269,7 @@ def write_backup(
             for row in _select(connection, sql, params):
                 if out is None:
                     out = files.enter_context((path / file_name).open("w", encoding="utf-8"))
-                out.write(json.dumps([_encode(v) for v in row], ensure_ascii=False) + "\n")
+                out.write(json.dumps([encode(v) for v in row], ensure_ascii=False) + "\n")
                 count += 1
         if not count:
             file_name = None
@@ -392,9 +384,7 @@ def restore_backup(directory: str | Path, database: str = "default") -> RestoreR
         with connection.cursor() as cursor:
             for item in backup.tables:
                 rows = (
-                    []
-                    if item.file is None
-                    else list(_read_rows(Path(backup.directory) / item.file))
+                    [] if item.file is None else list(read_rows(Path(backup.directory) / item.file))
                 )
                 table = quote(item.table)
                 if item.mode == SET_NULL:
@@ -437,7 +427,7 @@ def _delete_recreated_content_types(backup: Backup, connection: BaseDatabaseWrap
             continue
         position = {c: i for i, c in enumerate(item.columns)}
         manager = ContentType.objects.using(connection.alias)
-        for row in _read_rows(Path(backup.directory) / item.file):
+        for row in read_rows(Path(backup.directory) / item.file):
             manager.filter(
                 app_label=row[position["app_label"]], model=row[position["model"]]
             ).exclude(pk=row[position["id"]]).delete()
@@ -474,58 +464,3 @@ def _select(
             if not rows:
                 return
             yield from rows
-
-
-def _read_rows(path: Path) -> Iterator[list[Any]]:
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            yield [_decode(v) for v in json.loads(line)]
-
-
-def _safe(table: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", table)[:100]
-
-
-def _encode(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, decimal.Decimal):
-        return {"decimal": str(value)}
-    if isinstance(value, datetime.datetime):
-        return {"datetime": value.isoformat()}
-    if isinstance(value, datetime.date):
-        return {"date": value.isoformat()}
-    if isinstance(value, datetime.time):
-        return {"time": value.isoformat()}
-    if isinstance(value, datetime.timedelta):
-        return {"timedelta": [value.days, value.seconds, value.microseconds]}
-    if isinstance(value, uuid.UUID):
-        return {"uuid": str(value)}
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return {"bytes": base64.b64encode(bytes(value)).decode("ascii")}
-    if isinstance(value, (dict, list)):
-        return {"json": json.dumps(value)}
-    raise BackupError(f"Cannot back up a value of type {type(value).__name__}: {value!r}.")
-
-
-def _decode(value: Any) -> Any:
-    if not isinstance(value, dict):
-        return value
-    ((tag, data),) = value.items()
-    if tag == "decimal":
-        return decimal.Decimal(data)
-    if tag == "datetime":
-        return datetime.datetime.fromisoformat(data)
-    if tag == "date":
-        return datetime.date.fromisoformat(data)
-    if tag == "time":
-        return datetime.time.fromisoformat(data)
-    if tag == "timedelta":
-        return datetime.timedelta(days=data[0], seconds=data[1], microseconds=data[2])
-    if tag == "uuid":
-        return uuid.UUID(data)
-    if tag == "bytes":
-        return base64.b64decode(data)
-    if tag == "json":
-        return data
-    raise BackupError(f"Unknown value tag {tag!r} in the backup.")
