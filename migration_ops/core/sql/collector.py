@@ -14,7 +14,6 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
-from django.db.migrations.utils import resolve_relation
 
 from migration_ops.core.operations import (
     model_tables,
@@ -24,72 +23,23 @@ from migration_ops.core.sql.catalogue import Catalogue, following
 from migration_ops.core.sql.field_copies import KEEPS_FIELDS, FieldCopies, Snapshot
 from migration_ops.core.sql.live_reads import LiveReads
 from migration_ops.core.sql.process import older_objects_frozen, swappable_names_cached
+from migration_ops.core.sql.rendering import (
+    AFTER_UNRENDERED,
+    KNOWN,
+    ONE_SIDED,
+    derivable,
+    derive_rendering,
+    order_sensitive,
+)
 from migration_ops.core.sql.results import MigrationSQL, OperationSQL
-from migration_ops.core.sql.selection import Rendered, Selection, Walker, covers, stub_state
+from migration_ops.core.sql.selection import Rendered, Selection, Walker, covers
 from migration_ops.core.states import (
-    ModelKey,
     plan_start_state,
     state_before_migration,
     unrendered_copy,
 )
 
 Reproduce = Literal["sqlmigrate", "collect_sql", "migrate"]
-
-# Operations whose SQL mixes a model before them with a field after them (SQLite's table
-# rebuilds list columns by the fields' creation order): where Django's state would be
-# rendered fresh, these must render in Django's order. Unknown operation types too.
-_ORDER_SENSITIVE = (
-    ops.AddField,
-    ops.AlterField,
-    ops.RenameField,
-    ops.RenameModel,
-    ops.AlterOrderWithRespectTo,
-    ops.SeparateDatabaseAndState,
-)
-_KNOWN = (
-    ops.models.ModelOperation,
-    ops.fields.FieldOperation,
-    ops.models.IndexOperation,
-    ops.RunSQL,
-    ops.RunPython,
-    ops.SeparateDatabaseAndState,
-)
-# Operations whose database_forwards does not render the state after them: Django's
-# state stays unrendered through them.
-_AFTER_UNRENDERED = (
-    ops.DeleteModel,
-    ops.RemoveField,
-    ops.RemoveIndex,
-    ops.AlterModelOptions,
-    ops.AlterModelManagers,
-    ops.RunSQL,
-    ops.RunPython,
-)
-
-
-def _order_sensitive(operation: Operation) -> bool:
-    return isinstance(operation, _ORDER_SENSITIVE) or not isinstance(operation, _KNOWN)
-
-
-def _derivable(operation: Operation) -> bool:
-    # A state may be derived from another rendering for the operations whose rendering
-    # order is known (Django renders the state after them first, when fresh).
-    return isinstance(operation, _KNOWN) and not isinstance(operation, ops.SeparateDatabaseAndState)
-
-
-# Operations whose SQL renders the state on one side only: rendering the other side in
-# Django's order would be wasted.
-_ONE_SIDED = (
-    ops.CreateModel,
-    ops.DeleteModel,
-    ops.RemoveField,
-    ops.AddIndex,
-    ops.RemoveIndex,
-    ops.AddConstraint,
-    ops.RemoveConstraint,
-    ops.RunSQL,
-    ops.RunPython,
-)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -192,7 +142,7 @@ class _Collector:
     def _fresh_in_django(self, operation: Operation) -> bool:
         """Whether the order of rendering must follow Django's rendering of fresh states
         (the state after first) for this operation."""
-        return self.order_matters and not self.rendered and _order_sensitive(operation)
+        return self.order_matters and not self.rendered and order_sensitive(operation)
 
     def _reuse_rendering(
         self,
@@ -232,69 +182,15 @@ class _Collector:
         already (rendering it would cost as much as it saves).
         """
         changed = walker.last_changed
-        if changed is None or not _derivable(operation):
+        if changed is None or not derivable(operation):
             return need
         if self._fresh_in_django(operation):
             after.apps  # noqa: B018 - first, as in Django
-            self._derive(after, need, before, selected_before, changed)
+            derive_rendering(after, need, before, selected_before, changed)
             return need
-        if "apps" not in before.__dict__ and isinstance(operation, _ONE_SIDED):
+        if "apps" not in before.__dict__ and isinstance(operation, ONE_SIDED):
             return need
-        return self._derive(before, have, after, need, changed)
-
-    @staticmethod
-    def _derive(
-        source: ProjectState,
-        have: Selection,
-        target: Snapshot,
-        need: Selection,
-        changed: set[ModelKey],
-    ) -> Selection:
-        """Render ``target`` (selected by ``need``) from a clone of ``source``'s
-        rendering (which holds ``have``): the stubs the operation did not change are
-        kept, everything else is dropped and rendered anew (as ``ProjectState.clone``
-        and ``_reload`` do)."""
-        if not need.real_apps <= have.real_apps:
-            return need
-        models = target.models  # full model states, and stubs already reduced
-        kept = {
-            key: have.stubs[key]
-            for key, names in need.stubs.items()
-            if key in have.stubs and names <= have.stubs[key] and key not in changed
-        }
-        # A kept stub must point (through its kept fields) at kept stubs only.
-        dropped = True
-        while dropped:
-            dropped = False
-            for key, names in list(kept.items()):
-                if any(
-                    resolve_relation(f.remote_field.model, *key) not in kept
-                    for name, f in models[key].fields.items()
-                    if name in names and f.is_relation
-                ):
-                    del kept[key]
-                    dropped = True
-        apps = source.apps.clone()
-        with apps.bulk_update():
-            for app_label, app_models in list(apps.all_models.items()):
-                if app_label in need.real_apps:
-                    continue
-                for model_name in list(app_models):
-                    if (app_label, model_name) not in kept:
-                        apps.unregister_model(app_label, model_name)
-        copies = target.copies
-        apps.render_multiple(
-            [
-                *(copies.renderable(models[key]) for key in need.keys),
-                *(
-                    copies.renderable(stub_state(models[key], names))
-                    for key, names in need.stubs.items()
-                    if key not in kept
-                ),
-            ]
-        )
-        target.__dict__["apps"] = apps
-        return Selection(need.keys, {**need.stubs, **kept}, need.real_apps, need.changed)
+        return derive_rendering(before, have, after, need, changed)
 
     def _render_in_django_order(
         self, operation: Operation, before: ProjectState, rendered: bool
@@ -306,7 +202,7 @@ class _Collector:
         states on first use (the state after first, for most operations); ``migrate``
         keeps its state rendered, so the models before an operation are older.
         """
-        if rendered and self.order_matters and not isinstance(operation, _ONE_SIDED):
+        if rendered and self.order_matters and not isinstance(operation, ONE_SIDED):
             before.apps  # noqa: B018 - rendering is the point
 
     @contextmanager
@@ -384,8 +280,8 @@ class _Collector:
                     )
                 )
                 # As Django's state: rendered once an operation renders the state after it.
-                if isinstance(operation, _KNOWN):
-                    self.rendered |= not isinstance(operation, _AFTER_UNRENDERED)
+                if isinstance(operation, KNOWN):
+                    self.rendered |= not isinstance(operation, AFTER_UNRENDERED)
                 else:
                     self.rendered |= "apps" in after.__dict__
                 if "apps" in after.__dict__:
