@@ -285,6 +285,32 @@ class TestReplaceMode:
             "run `migrate` with this one."
         )
 
+    def test_squash_not_yet_recorded_is_refused_until_migrate_records_it(self, project: Project):
+        """The deploy that brings a new squash: every migration it replaces is recorded, the
+        squash itself is not until `migrate` runs (check_replacements)."""
+        call_command("squashmigrations", "journal", "0001", "0004", interactive=False, verbosity=0)
+        squash = "0001_initial_squashed_0004_alter_entry_title"
+        files, rows = project.files("journal"), all_rows("default")
+
+        out, err, code = reset(project, "journal")
+        assert (out, code) == ("", 2)
+        assert err == (
+            "Nothing was changed:\n"
+            f"- Squashed migration journal.{squash} is not recorded on database 'default', "
+            "although every migration it replaces is: `migrate` records it. Run `migrate` "
+            "first, then reset."
+        )
+        assert (project.files("journal"), all_rows("default")) == (files, rows)
+
+        # Every database runs the squash's release `migrate` before the reset's release.
+        for alias in ALIASES:
+            call_command("migrate", database=alias, verbosity=0)
+        out, err, code = reset(project, "journal")
+        assert (err, code) == ("", 0), out
+        assert project.files("journal") == ["0001_reset.py"]
+        assert makemigrations_check() == "No changes detected\n"
+        assert migrate_plan() == "Planned operations:\n  No planned migration operations.\n"
+
     def test_plan_upgrade_reports_part_way_database_as_partial_squash(self, project, settings):
         assert reset(project, "journal")[2] == 0
         # Without an app depending on the old migrations, the graph loads.

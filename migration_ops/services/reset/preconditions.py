@@ -12,6 +12,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 
+from migration_ops import compat
 from migration_ops.core.diff import SchemaDifference, diff
 from migration_ops.core.expected import expected_schema
 from migration_ops.core.history import load_history
@@ -72,6 +73,18 @@ def preflight(
             "first, then reset."
         )
     history = load_history(connection, loader)
+    # The loader counts such a squash as applied; only the rows tell.
+    for key in sorted(loader.replacements):
+        if key[0] in reset and key not in history.applied and compat.all_replaced_applied(
+            loader, key, history.applied
+        ):
+            # migrate records it (check_replacements); the reset's replacement would list
+            # it as replaced and not applied, which Django cannot load.
+            problems.append(
+                f"Squashed migration {key[0]}.{key[1]} is not recorded on database "
+                f"'{connection.alias}', although every migration it replaces is: `migrate` "
+                "records it. Run `migrate` first, then reset."
+            )
     for problem in history.inconsistent:
         if problem.migration[0] in reset or problem.dependency[0] in reset:
             problems.append(problem.message)
