@@ -75,8 +75,10 @@ def preflight(
     history = load_history(connection, loader)
     # The loader counts such a squash as applied; only the rows tell.
     for key in sorted(loader.replacements):
-        if key[0] in reset and key not in history.applied and compat.all_replaced_applied(
-            loader, key, history.applied
+        if (
+            key[0] in reset
+            and key not in history.applied
+            and compat.all_replaced_applied(loader, key, history.applied)
         ):
             # migrate records it (check_replacements); the reset's replacement would list
             # it as replaced and not applied, which Django cannot load.
