@@ -129,6 +129,9 @@ class PreparedScratch:
         self._thread.start()
 
     def _prepare(self, given: BaseDatabaseWrapper, options: RehearsalOptions) -> None:
+        # The live catalogue is read while the server creates the database (PostgreSQL:
+        # 0.2-0.3 s of file creation that the reading need not wait for).
+        reading = _Thread(_read_structure, given)
         # Made here: a connection object belongs to the thread that creates it.
         live = type(given)(deepcopy(given.settings_dict), given.alias)
         try:
@@ -136,9 +139,9 @@ class PreparedScratch:
                 scratch_database(live, alias=options.scratch_alias, keep=options.keep_scratch)
             )
             scratch.connection.inc_thread_sharing()
-            started = time.perf_counter()
+            started = time.perf_counter()  # the copy's time: from the database existing
             copier = get_copier(live, scratch.connection)
-            structure = copier.read_structure()
+            structure = reading.result()
             # Calls by alias (the copy's transaction) must find the scratch connection.
             with every_alias_on(scratch.connection):
                 copier.create(structure)
@@ -147,6 +150,7 @@ class PreparedScratch:
         except BaseException as exc:  # raised again by result(), in the caller's thread
             self._error = exc
         finally:
+            reading.join()
             live.close()
 
     def render_start_state(self, loader: MigrationLoader, steps: Sequence[PlanStep]) -> None:
@@ -225,10 +229,14 @@ def _rehearse(
     report: Progress,
 ) -> Rehearsal:
     report("Copying the live structure")
+    # The live side of the proof is read while the server may still be building the copy.
+    started = time.perf_counter()
+    live_objects = get_copier(connection, connection).catalogue_objects(connection)
+    waited = time.perf_counter()
     scratch, structure = prepared.result()
     copier = get_copier(connection, scratch.connection)
-    started = time.perf_counter()
-    live_picture = Picture(live, copier.catalogue_objects(connection))
+    live_picture = Picture(live, live_objects)
+    started += time.perf_counter() - waited  # the wait is in prepared.seconds already
     with every_alias_on(scratch.connection) as isolation:
         limits = _row_limits(live, options)
         rows = copier.copy_rows(live, limits)
@@ -313,6 +321,43 @@ def _run(
         half_applied=half_applied,
         projections=_projections(passes[0], live, rows, operation_risks),
     )
+
+
+def _read_structure(given: BaseDatabaseWrapper) -> Structure:
+    """The live structure, read over a live connection of this thread's own (the copier
+    reads only its live side)."""
+    live = type(given)(deepcopy(given.settings_dict), given.alias)
+    try:
+        return get_copier(live, live).read_structure()
+    finally:
+        live.close()
+
+
+class _Thread:
+    """``function(*args)`` in a thread of its own; ``result()`` waits for it and returns
+    its value or raises its error."""
+
+    def __init__(self, function: Callable[..., Structure], *args: object) -> None:
+        self._value: Structure | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(function, *args), daemon=True)
+        self._thread.start()
+
+    def _run(self, function: Callable[..., Structure], *args: object) -> None:
+        try:
+            self._value = function(*args)
+        except BaseException as exc:  # raised again by result(), in the waiting thread
+            self._error = exc
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Structure:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
 
 
 class _Background:
