@@ -93,6 +93,97 @@ def test_test_project_backwards(scratch_url, target):
     assert_matches(in_test_project(scratch_url, prepare=[[]], targets=target))
 
 
+# ------------------------------------------------------------------ migrate's backward states
+
+TWO_APPS_SETTINGS = """
+import environ
+
+env = environ.Env()
+SECRET_KEY = "oracle-only"
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+INSTALLED_APPS = ["migration_ops", "alpha", "beta"]
+DATABASES = {"default": env.db_url("DATABASE_URL")}
+"""
+# alpha.Ref's foreign key names beta.Target.code, whose type beta.0002 changes; alpha.0001
+# needs beta.0001 only. Leaf nodes sort alpha first, so migrate's full plan applies
+# alpha.0001 before beta.0002: the state it unapplies beta.0002 from has alpha.Ref, whose
+# foreign key is dropped and re-created (PostgreSQL, MySQL) or whose table is rebuilt too
+# (SQLite).
+TWO_APPS_MIGRATIONS = {
+    "beta/migrations/0001_initial.py": """
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = []
+    operations = [
+        migrations.CreateModel(
+            "Target",
+            [
+                ("id", models.AutoField(primary_key=True, serialize=False)),
+                ("code", models.CharField(max_length=10, unique=True)),
+            ],
+        ),
+    ]
+""",
+    "beta/migrations/0002_longer_code.py": """
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("beta", "0001_initial")]
+    operations = [
+        migrations.AlterField("target", "code", models.CharField(max_length=20, unique=True)),
+    ]
+""",
+    "alpha/migrations/0001_initial.py": """
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = [("beta", "0001_initial")]
+    operations = [
+        migrations.CreateModel(
+            "Ref",
+            [
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                (
+                    "target",
+                    models.ForeignKey("beta.target", models.CASCADE, to_field="code"),
+                ),
+            ],
+        ),
+    ]
+""",
+}
+
+
+def two_apps(root: Path) -> Path:
+    for app in ("alpha", "beta"):
+        (root / app / "migrations").mkdir(parents=True)
+        (root / app / "__init__.py").write_text("")
+        (root / app / "migrations" / "__init__.py").write_text("")
+    (root / "twoapps").mkdir()
+    (root / "twoapps" / "__init__.py").write_text("")
+    (root / "twoapps" / "settings.py").write_text(TWO_APPS_SETTINGS)
+    for path, source in TWO_APPS_MIGRATIONS.items():
+        (root / path).write_text(source)
+    return root
+
+
+def test_backwards_from_migrates_state_with_other_apps_applied_migrations(tmp_path, scratch_url):
+    # sqlmigrate --backwards beta 0002 starts from beta.0001 alone, without alpha.Ref.
+    project = two_apps(tmp_path / "project")
+    result = run_in_project(
+        project, "twoapps.settings", scratch_url, {"prepare": [[]], "targets": ["beta", "0001"]}
+    )
+    assert_matches(result)
+    assert result.compared > 1
+
+
 # --------------------------------------------------------------------------- generated projects
 
 

@@ -212,6 +212,38 @@ def state_before_migration(loader: MigrationLoader, migration: Migration) -> Adv
     return state_after(loader, [key], skip=[key])
 
 
+def migrate_backward_states(
+    loader: MigrationLoader, migrations: Iterable[Migration]
+) -> dict[MigrationKey, AdvancingState]:
+    """The state ``migrate`` unapplies each of ``migrations`` from, as
+    ``MigrationExecutor._migrate_all_backwards`` builds it: one state walks the full plan
+    of all leaf nodes (``migration_plan(leaf_nodes(), clean_start=True)``), advanced by
+    every applied migration and by each migration to unapply, and the state just before
+    each of those is kept. It holds the applied migrations of other apps that come first
+    in that plan, ancestors or not, where ``sqlmigrate --backwards`` has the ancestors only.
+
+    Needs ``loader.applied_migrations`` (a loader built on a connection). States are
+    copied only where one is kept; none of them is rendered.
+    """
+    graph = loader.graph
+    to_run = {(m.app_label, m.name) for m in migrations}
+    applied = {key for key in loader.applied_migrations or () if key in graph.nodes}
+    full_plan: dict[MigrationKey, None] = {}
+    for leaf in graph.leaf_nodes():
+        full_plan.update(dict.fromkeys(graph.forwards_plan(leaf)))
+    states: dict[MigrationKey, AdvancingState] = {}
+    state = AdvancingState(real_apps=set(loader.unmigrated_apps))
+    for key in full_plan:
+        if len(states) == len(to_run):
+            break
+        if key in to_run:
+            states[key] = unrendered_copy(state)
+        elif key not in applied:
+            continue
+        graph.nodes[key].mutate_state(state, preserve=False)
+    return states
+
+
 def unrendered_copy(state: ProjectState) -> AdvancingState:
     """A copy of ``state`` that is safe to advance with ``state_forwards``, and cheap to
     advance: a rendered ``apps`` is not carried over (every change would re-render)."""

@@ -34,6 +34,7 @@ from migration_ops.core.sql.rendering import (
 from migration_ops.core.sql.results import MigrationSQL, OperationSQL
 from migration_ops.core.sql.selection import Rendered, Selection, Walker, covers
 from migration_ops.core.states import (
+    migrate_backward_states,
     plan_start_state,
     state_before_migration,
     unrendered_copy,
@@ -300,10 +301,13 @@ class _Collector:
             end = len(editor.collected_sql)
         return self._result(migration, False, editor, operations, end)
 
-    def backwards(self, migration: Migration) -> MigrationSQL:
-        """Collect ``migration`` unapplied, from the state ``sqlmigrate --backwards`` uses."""
+    def backwards(self, migration: Migration, start: ProjectState | None) -> MigrationSQL:
+        """Collect ``migration`` unapplied from ``start`` (which it advances), or from the
+        state ``sqlmigrate --backwards`` uses (its ancestors in the graph) if None."""
         app_label = migration.app_label
-        walker = Walker(state_before_migration(self.loader, migration), self.copies)
+        if start is None:
+            start = state_before_migration(self.loader, migration)
+        walker = Walker(start, self.copies)
         # Phase 1, as Migration.unapply: the states around each operation, forwards.
         steps = []
         for operation in migration.operations:
@@ -364,15 +368,18 @@ def collect_plan_sql(
 
     Forward steps advance one state from ``start_state`` (default: the state of the
     plan's applied ancestors, :func:`~migration_ops.core.states.plan_start_state`);
-    ``start_state`` is not modified. A backward step starts from the state ``sqlmigrate
-    --backwards`` gives it (its ancestors in the graph). Plans are all forwards or all
-    backwards, as ``migrate`` makes them.
+    ``start_state`` is not modified. A backward step starts from the state ``migrate``
+    unapplies it from with ``reproduce="migrate"`` and a loader built on a connection
+    (:func:`~migration_ops.core.states.migrate_backward_states`: the applied migrations
+    that come first in the full plan of all leaf nodes, other apps' included), else from
+    the state ``sqlmigrate --backwards`` gives it (its ancestors in the graph). Plans are
+    all forwards or all backwards, as ``migrate`` makes them.
 
     ``reproduce`` picks whose SQL to reproduce where Django's own tools disagree, which
     is only the column order of SQLite table rebuilds: ``"sqlmigrate"`` (each migration
     as ``sqlmigrate`` prints it, the default), ``"collect_sql"`` (as
     ``MigrationLoader.collect_sql(plan)`` collects the whole plan) or ``"migrate"`` (as
-    ``migrate`` runs it, its state rendered from the start).
+    ``migrate`` runs it, its state rendered from the start, and its backward states).
 
     ``check_live_reads=False`` keeps the SQL of operations that read the live structure
     of a table the plan changes first, or that the database lacks: it is then what
@@ -388,11 +395,15 @@ def collect_plan_sql(
     )
     collector = _Collector(connection, loader, reproduce, check_live_reads)
     walker = Walker(state, collector.copies)
+    backward_starts = {}
+    if reproduce == "migrate" and loader.applied_migrations is not None:
+        backward_starts = migrate_backward_states(loader, (m for m, b in plan if b))
     results = []
     with collector.reads.watching(), swappable_names_cached(), older_objects_frozen():
         for migration, backwards in plan:
             if backwards:
-                results.append(collector.backwards(migration))
+                start = backward_starts.get((migration.app_label, migration.name))
+                results.append(collector.backwards(migration, start))
             else:
                 results.append(collector.forwards(migration, walker))
     return tuple(results)
