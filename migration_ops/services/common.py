@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import gc
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from copy import deepcopy
-from typing import TYPE_CHECKING
 
 from django.db import DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -16,10 +13,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from migration_ops.core.history import load_loader
 from migration_ops.exceptions import DatabaseUnavailable, UnknownDatabase
-from migration_ops.introspection import get_introspector, snapshot
-
-if TYPE_CHECKING:
-    from migration_ops.core.schema import Schema
+from migration_ops.introspection import get_introspector
 
 # One advisory lock for every command that changes migrations or tables, so that a
 # removal and a reset never run at once on the same database.
@@ -86,36 +80,3 @@ def fewer_collections(threshold: int = 50_000) -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*previous)
-
-
-class SnapshotMeanwhile:
-    """The live snapshot of ``connection`` read by a thread of its own (with its own
-    connection) while the caller works, where that is the same snapshot: on a database
-    server, outside a transaction (a second connection does not see this one's uncommitted
-    changes; a SQLite ``:memory:`` database is not shared at all). On PostgreSQL its catalogue
-    queries wait on the server for ~25 ms that loading the migrations then hides.
-    ``result()`` is the snapshot; if the thread could not take it, it is taken here, so any
-    error is raised as without the thread."""
-
-    def __init__(self, connection: BaseDatabaseWrapper) -> None:
-        self._connection = connection
-        self._schema: Schema | None = None
-        self._thread: threading.Thread | None = None
-        if connection.vendor == "postgresql" and not connection.in_atomic_block:
-            self._thread = threading.Thread(target=self._read, daemon=True)
-            self._thread.start()
-
-    def _read(self) -> None:
-        given = self._connection
-        own = type(given)(deepcopy(given.settings_dict), given.alias)
-        try:
-            self._schema = snapshot(own)
-        except Exception:  # taken again in the caller's thread, which raises it its own way
-            self._schema = None
-        finally:
-            own.close()
-
-    def result(self) -> Schema:
-        if self._thread is not None:
-            self._thread.join()
-        return self._schema if self._schema is not None else snapshot(self._connection)

@@ -40,12 +40,8 @@ from migration_ops.core.plan import (
 from migration_ops.core.plan import resolve_targets as resolve_migrate_targets
 from migration_ops.core.provenance import pending_transitions
 from migration_ops.core.states import applied_state, plan_start_state
-from migration_ops.services.common import (
-    SnapshotMeanwhile,
-    fewer_collections,
-    get_connection,
-    load_executor,
-)
+from migration_ops.introspection import snapshot
+from migration_ops.services.common import fewer_collections, get_connection, load_executor
 from migration_ops.services.findings import (
     Finding,
     drift_finding,
@@ -179,8 +175,6 @@ def _plan(
     report: Progress,
 ) -> UpgradePlan:
     database = connection.alias
-    # The server answers the catalogue queries while the migrations load.
-    live_reading = SnapshotMeanwhile(connection)
     report("Loading migrations")
     executor = load_executor(connection)
     targets = resolve_migrate_targets(executor.loader, app_label, migration_name)
@@ -197,7 +191,7 @@ def _plan(
     steps = tuple(step for step in steps if step.key not in waiting)
 
     report("Reading the live schema")
-    live = live_reading.result()
+    live = snapshot(connection)
     # One replay of the applied history serves ownership and the expected schema (which
     # renders it, so ownership must read it first).
     state = applied_state(connection, executor.loader)
