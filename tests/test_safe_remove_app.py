@@ -29,7 +29,7 @@ from django.test import override_settings
 from migration_ops.core.schema import ForeignKey, Schema, Table
 from migration_ops.exceptions import LockHeld, MigrationOpsError
 from migration_ops.introspection import get_introspector, snapshot
-from migration_ops.introspection.sqlite import without_foreign_key
+from migration_ops.introspection.sqlite_sql import without_foreign_key
 from migration_ops.services.backup import restore_backup
 from migration_ops.services.removal import (
     RemovalInterrupted,

@@ -14,7 +14,8 @@ from migration_ops.introspection import get_introspector, snapshot
 from migration_ops.introspection import sqlite as sqlite_introspection
 from migration_ops.introspection.mysql import MySQLIntrospector
 from migration_ops.introspection.postgresql import PostgreSQLIntrospector
-from migration_ops.introspection.sqlite import SQLiteIntrospector, named_checks
+from migration_ops.introspection.sqlite import SQLiteIntrospector
+from migration_ops.introspection.sqlite_sql import named_checks
 from tests.ddl import SPECIMEN_TABLE, created_model, scratch_tables, specimen_state
 from tests.scenario import DEFAULT_TABLES, OTHER_TABLES
 
