@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
+import django
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
@@ -110,3 +111,8 @@ def python_on_delete(on_delete: Any) -> Any:
     if on_delete.forced_collector is not None:
         return on_delete.forced_collector
     return SET_NULL if on_delete.operation == "SET NULL" else on_delete
+
+
+# Django 6.1: PostgreSQL 18 records NOT NULL as pg_constraint rows (contype 'n');
+# get_constraints leaves them out.
+PG_CONSTRAINTS_SKIP_NOT_NULL: bool = django.VERSION >= (6, 1)

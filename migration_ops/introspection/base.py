@@ -40,6 +40,10 @@ _SPACES = re.compile(r"\s+")
 _PARAM_SPACES = re.compile(r"\s*([(),])\s*")
 
 
+# Django's ``introspection.get_constraints`` of one table: {name: {columns, primary_key, ...}}.
+Constraints = dict[str, dict[str, Any]]
+
+
 class Introspector:
     """Reads one database connection's schema; one subclass per ``connection.vendor``.
 
@@ -59,6 +63,16 @@ class Introspector:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} alias={self.connection.alias!r}>"
+
+    def read_constraints(self, tables: Collection[str]) -> dict[str, Constraints]:
+        """Django's ``get_constraints`` of each of ``tables`` (present in the database), in a
+        constant number of queries; a table the database lacks gets ``{}``."""
+        raise NotImplementedError
+
+    def read_sequences(self, tables: Collection[str]) -> dict[str, list[dict[str, str]]] | None:
+        """Django's ``get_sequences`` of each of ``tables`` in a constant number of
+        queries, where the schema editor reads sequences (PostgreSQL); None elsewhere."""
+        return None
 
     # Snapshot -------------------------------------------------------------------------
 

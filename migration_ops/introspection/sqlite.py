@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from django.db import DatabaseError, transaction
+from django.db.models import Index
 from django.db.transaction import TransactionManagementError
 
 from migration_ops.core.schema import VIEW, Column, DatabaseObject, ForeignKey, Schema, Table
-from migration_ops.introspection.base import Introspector, group_rows, identifiers
+from migration_ops.introspection.base import Constraints, Introspector, group_rows, identifiers
 from migration_ops.introspection.sqlite_sql import named_checks, sql_literal, without_foreign_key
 
 try:
@@ -144,6 +145,83 @@ class SQLiteIntrospector(Introspector):
             )
             result.add(ForeignKey(from_cols, str(to_table), to_cols))
         return frozenset(result)
+
+    def read_constraints(self, tables: Collection[str]) -> dict[str, Constraints]:
+        """Django's ``get_constraints`` of each of ``tables``, in four queries for the whole
+        database: the PRAGMA table-valued functions over ``sqlite_master`` instead of one
+        PRAGMA per table and index, and Django's own parsing of the tables' SQL."""
+        introspection = self.connection.introspection
+        result: dict[str, Constraints] = {name: {} for name in tables}
+        with self.connection.cursor() as cursor:
+            cursor.execute(_DJANGO_TABLES_SQL)
+            schemas: dict[str, str] = {}
+            columns: dict[str, set[str]] = {}
+            primary_keys: dict[str, list[str]] = {}
+            for table, sql, column, pk, hidden in cursor.fetchall():
+                schemas[table] = sql
+                # As get_table_description (table_xinfo): normal and generated columns;
+                # the primary key as get_primary_key_columns (table_info): normal ones.
+                if hidden in (0, 2, 3):
+                    columns.setdefault(table, set()).add(column)
+                if pk and hidden == 0:
+                    primary_keys.setdefault(table, []).append(column)
+            for table, sql in schemas.items():
+                if table in result:
+                    result[table].update(
+                        introspection._parse_table_constraints(sql, columns.get(table, set()))
+                    )
+            cursor.execute(_DJANGO_INDEX_COLUMNS_SQL)
+            index_columns: dict[str, list[str]] = {}
+            for index, column in cursor.fetchall():
+                index_columns.setdefault(index, []).append(column)
+            cursor.execute(_DJANGO_INDEXES_SQL)
+            for table, index, unique, sql in cursor.fetchall():
+                constraints = result.get(table)
+                if constraints is None or not sql:
+                    continue  # not wanted, or an inline constraint (as Django)
+                for column in index_columns.get(index, ()):
+                    if index not in constraints:
+                        constraints[index] = {
+                            "columns": [],
+                            "primary_key": False,
+                            "unique": bool(unique),
+                            "foreign_key": None,
+                            "check": False,
+                            "index": True,
+                        }
+                    constraints[index]["columns"].append(column)
+                if constraints[index]["index"]:
+                    constraints[index]["type"] = Index.suffix
+                    orders = introspection._get_index_columns_orders(sql)
+                    if orders is not None:
+                        constraints[index]["orders"] = orders
+            for table, pk_columns in primary_keys.items():
+                if table in result:
+                    result[table]["__primary__"] = {
+                        "columns": pk_columns,
+                        "primary_key": True,
+                        "unique": False,
+                        "foreign_key": None,
+                        "check": False,
+                        "index": False,
+                    }
+            cursor.execute(_DJANGO_FOREIGN_KEYS_SQL)
+            relations: dict[str, dict[str, tuple[str, str]]] = {}
+            for table, ref_table, column, ref_column in cursor.fetchall():
+                relations.setdefault(table, {})[column] = (ref_column, ref_table)
+            for table, found in relations.items():
+                if table not in result:
+                    continue
+                for n, (column, (ref_column, ref_table)) in enumerate(found.items()):
+                    result[table][f"fk_{n}"] = {
+                        "columns": [column],
+                        "primary_key": False,
+                        "unique": False,
+                        "foreign_key": (ref_table, ref_column),
+                        "check": False,
+                        "index": False,
+                    }
+        return result
 
     def _counts(self, cursor: CursorWrapper, tables: list[str]) -> dict[str, int]:
         quote = self.connection.ops.quote_name
@@ -350,3 +428,28 @@ class SQLiteIntrospector(Introspector):
     def abandon_lock(self, name: str, token: object) -> None:
         if isinstance(token, int) and not isinstance(token, bool):
             os.close(token)  # closing the last descriptor of the file frees the flock
+
+
+# What Django's get_constraints reads with a PRAGMA per table and per index
+# (sqlite3/introspection.py), for every table at once, rows in the PRAGMAs' own order.
+_DJANGO_TABLES_SQL = """
+    SELECT m.name, m.sql, p.name, p.pk, p.hidden
+    FROM sqlite_master AS m, pragma_table_xinfo(m.name) AS p
+    WHERE m.type = 'table'
+"""
+_DJANGO_INDEXES_SQL = """
+    SELECT m.name, il.name, il."unique",
+        (SELECT i.sql FROM sqlite_master AS i WHERE i.type = 'index' AND i.name = il.name)
+    FROM sqlite_master AS m, pragma_index_list(m.name) AS il
+    WHERE m.type = 'table'
+"""
+_DJANGO_INDEX_COLUMNS_SQL = """
+    SELECT il.name, ii.name
+    FROM sqlite_master AS m, pragma_index_list(m.name) AS il, pragma_index_info(il.name) AS ii
+    WHERE m.type = 'table'
+"""
+_DJANGO_FOREIGN_KEYS_SQL = """
+    SELECT m.name, fk."table", fk."from", fk."to"
+    FROM sqlite_master AS m, pragma_foreign_key_list(m.name) AS fk
+    WHERE m.type = 'table'
+"""

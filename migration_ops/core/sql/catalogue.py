@@ -8,7 +8,9 @@ or changed that table, the database's answer is not what ``migrate`` will find. 
 tables the plan creates or changes are followed here, as the schema editor changes them:
 
 - the first time a table that exists in the database is changed, its constraints are
-  read once (what the database says is right until then);
+  taken from the database (what it says is right until then), read for every live table at
+  once at the first need (:class:`~migration_ops.core.sql.live_reads.LiveReads`): no
+  catalogue queries per table;
 - statements the schema editor builds as :class:`~django.db.backends.ddl_references.Statement`
   objects (every index, foreign key, unique, check and primary key it creates, drops or
   renames by a name of its own) are applied as they are collected, with their names;
@@ -20,7 +22,8 @@ tables the plan creates or changes are followed here, as the schema editor chang
 
 A name this cannot tell (a check constraint MySQL names by counting, SQLite's inline
 constraints) is kept as *uncertain*: an operation whose SQL needs one is reported
-unavailable, as before. Reads of tables nothing changed still go to the database.
+unavailable, as before. Reads of tables nothing changed get the database's answer, from the
+same batched read.
 """
 
 from __future__ import annotations

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+from migration_ops.introspection import get_introspector
+from migration_ops.introspection.base import Constraints
 
 if TYPE_CHECKING:
     from migration_ops.core.sql.catalogue import Catalogue
@@ -37,17 +41,37 @@ class LiveReads:
         # Tables whose constraints the plan changed: answered from here, not the database.
         self.catalogue: Catalogue | None = None
         self._originals: dict[str, Callable[..., Any]] = {}
+        # Every live table's answer to a read, by read, once one is needed (None: the
+        # read has no batched form on this backend).
+        self._batches: dict[str, dict[str, Any] | None] = {}
 
-    def read_constraints(self, table: str) -> dict[str, dict[str, Any]]:
-        """The database's constraints of ``table``, as a read that is not watched."""
-        method = self._originals.get(
-            "get_constraints", self.connection.introspection.get_constraints
-        )
-        with self.connection.cursor() as cursor:
-            if self.connection.in_atomic_block:
-                with transaction.atomic(using=self.connection.alias):
-                    return method(cursor, table)
-            return method(cursor, table)
+    def _batch(self, name: str) -> dict[str, Any] | None:
+        """Every live table's answer to the read ``name``, read at its first use in the
+        constant number of queries of the introspector's batched form: nothing writes to
+        the database during collection, so the answers hold to the end."""
+        if name not in self._batches:
+            introspector = get_introspector(self.connection)
+            reader = {
+                "get_constraints": introspector.read_constraints,
+                "get_sequences": introspector.read_sequences,
+            }.get(name)
+            batch = None
+            if reader is not None:
+                live = sorted(self.live_tables())
+                if self.connection.in_atomic_block:
+                    with transaction.atomic(using=self.connection.alias):
+                        batch = reader(live)
+                else:
+                    batch = reader(live)
+            self._batches[name] = batch
+        return self._batches[name]
+
+    def read_constraints(self, table: str) -> Constraints:
+        """The database's constraints of ``table`` (a live one), as a read that is not
+        watched."""
+        batch = self._batch("get_constraints")
+        assert batch is not None
+        return copy.deepcopy(batch.get(table, {}))
 
     def live_tables(self) -> set[str]:
         if self._live is None:
@@ -60,6 +84,10 @@ class LiveReads:
             if name == "get_constraints" and catalogue is not None and catalogue.knows(table_name):
                 return catalogue.constraints(table_name)
             self.tables.append(table_name)
+            if table_name in self.live_tables():
+                batch = self._batch(name)
+                if batch is not None:
+                    return copy.deepcopy(batch.get(table_name))
             if self.connection.in_atomic_block:
                 with transaction.atomic(using=self.connection.alias):
                     return method(cursor, table_name, *args, **kwargs)
