@@ -157,13 +157,14 @@ def test_mysql_privileges_of_a_role_on_a_database_pattern(vendor):
     if vendor != "mysql":
         pytest.skip("Roles and database patterns of MySQL/MariaDB grants.")
     name = connection.settings_dict["NAME"]
-    escaped = name.replace("_", "\\_")
+    # All but the name's last two characters, its underscores escaped (whatever the suffix).
+    prefix = name[:-2].replace("_", "\\_")
     role = f"{USER}_role"
     needs = {"shop_order": {"DROP"}, "django_migrations": {"DELETE"}}
     with connection.cursor() as cursor:
         cursor.execute(f"DROP ROLE IF EXISTS {role}")
         cursor.execute(f"CREATE ROLE {role}")
-        cursor.execute(f"GRANT DROP ON `{escaped[:-2]}%`.* TO {role}")
+        cursor.execute(f"GRANT DROP ON `{prefix}%`.* TO {role}")
         cursor.execute(f"GRANT DELETE ON `{name}`.`django_migrations` TO {role}")
         # Matches nothing: "\_" is a literal underscore, not any character.
         cursor.execute(f"GRANT ALTER ON `{name[:-1]}\\_`.* TO {role}")
