@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from migration_ops.core.regenerate import MigrationKey, SpecialOperation
+from migration_ops.core.regenerate import MigrationKey
+from migration_ops.core.special_operations import SpecialOperation
 
 REPLACE = "replace"
 CLEAN_SLATE = "clean-slate"

@@ -16,7 +16,8 @@ from django.db.migrations.migration import Migration
 from django.db.migrations.recorder import MigrationRecorder
 
 from migration_ops.core.locations import migrations_directory
-from migration_ops.core.regenerate import SpecialOperation, label, module_file, stand_ins
+from migration_ops.core.regenerate import label, module_file, stand_ins
+from migration_ops.core.special_operations import SpecialOperation
 from migration_ops.exceptions import ResetRefused, UnknownApp
 from migration_ops.services.common import get_connection, load_executor, lock_database
 from migration_ops.services.privileges import privileges_refusal

@@ -14,8 +14,6 @@ from django.db.migrations.writer import MigrationWriter
 from migration_ops.core.locations import migrations_directory, migrations_package
 from migration_ops.core.regenerate import (
     MigrationKey,
-    SpecialOperation,
-    follow_up_migration,
     label,
     migration_name_for,
     migration_source,
@@ -24,6 +22,10 @@ from migration_ops.core.regenerate import (
     partition,
     regenerate,
     rewrite_dependencies,
+)
+from migration_ops.core.special_operations import (
+    SpecialOperation,
+    follow_up_migration,
     special_operations,
 )
 from migration_ops.services.reset.plan import (
