@@ -231,3 +231,44 @@ def test_collection_queries_do_not_grow_with_the_tables_changed(live_tables):
     few, _ = _collection_queries(2, live_tables)
     many, many_sql = _collection_queries(6, live_tables)
     assert few == many, "\n".join(many_sql)
+
+
+def test_read_storage_engines_is_djangos_get_storage_engine(live_tables):
+    _create(_state(_models(1)), live_tables)
+    introspector = get_introspector(connection)
+    if connection.vendor != "mysql":
+        assert introspector.read_storage_engines() is None  # only MySQL's editor asks
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE catreads_myisam (id integer PRIMARY KEY) ENGINE=MyISAM")
+        cursor.execute("CREATE VIEW catreads_view AS SELECT id FROM catreads_myisam")
+    try:
+        batched = introspector.read_storage_engines()
+        with connection.cursor() as cursor:
+            names = connection.introspection.table_names(cursor, include_views=True)
+            expected = {t: connection.introspection.get_storage_engine(cursor, t) for t in names}
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP VIEW catreads_view")
+            cursor.execute("DROP TABLE catreads_myisam")
+    assert batched == expected
+    assert (expected["catreads_myisam"], expected["catreads_view"]) == ("MyISAM", None)
+
+
+def test_collection_queries_do_not_grow_with_the_tables_created():
+    """Creating tables with foreign keys: MySQL's schema editor asks each referring
+    table's storage engine, answered from one read."""
+
+    def queries(n: int) -> int:
+        migration = Migration("0001_initial", APP)
+        migration.operations = [
+            ops.CreateModel(m.name, list(m.fields.items()), m.options) for m in _models(n)
+        ]
+        with CaptureQueriesContext(connection) as captured:
+            (result,) = collect_plan_sql(
+                connection, None, [(migration, False)], start_state=ProjectState()
+            )
+        assert all(op.statements and not op.unavailable for op in result.operations)
+        return len(captured)
+
+    assert queries(2) == queries(6)

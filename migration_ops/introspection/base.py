@@ -74,6 +74,11 @@ class Introspector:
         queries, where the schema editor reads sequences (PostgreSQL); None elsewhere."""
         return None
 
+    def read_storage_engines(self) -> dict[str, str | None] | None:
+        """Django's ``get_storage_engine`` of every table of the database in one query,
+        where the schema editor reads it (MySQL/MariaDB); None elsewhere."""
+        return None
+
     # Snapshot -------------------------------------------------------------------------
 
     def snapshot(self, tables: Collection[str] | None = None) -> Schema:

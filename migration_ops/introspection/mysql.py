@@ -204,6 +204,19 @@ class MySQLIntrospector(Introspector):
                 cursor.execute(f"ANALYZE TABLE {names}")
                 cursor.fetchall()  # one status row per table
 
+    def read_storage_engines(self) -> dict[str, str | None]:
+        # The schema editor asks once per foreign key it creates (whether it needs an index).
+        # A view has no engine (None), as Django's query answers.
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES"
+                " WHERE TABLE_SCHEMA = DATABASE()"
+            )
+            return {
+                _text(table): None if engine is None else _text(engine)
+                for table, engine in cursor.fetchall()
+            }
+
     def read_constraints(self, tables: Collection[str]) -> dict[str, Constraints]:
         """Django's ``get_constraints`` of each of ``tables``, in four queries for them all:
         Django's own, filtered by the schema instead of one table, and ``SHOW INDEX`` read

@@ -78,6 +78,26 @@ class LiveReads:
             self._live = set(self.connection.introspection.table_names())
         return self._live
 
+    def _storage_engine(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        """``get_storage_engine`` answered from one read of every table's engine. Not a
+        read of the table's structure: an earlier operation does not change it."""
+        engines: dict[str, str | None] | None = None
+        folded: set[str] = set()
+
+        def read(cursor: Any, table_name: str) -> Any:
+            nonlocal engines
+            if engines is None:
+                engines = get_introspector(self.connection).read_storage_engines() or {}
+                folded.update(name.lower() for name in engines)
+            if table_name in engines:
+                return engines[table_name]
+            if table_name.lower() not in folded:
+                # What Django's query answers for a table the database lacks.
+                return self.connection.features._mysql_storage_engine
+            return method(cursor, table_name)  # the server's collation decides
+
+        return read
+
     def _wrap(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
         def read(cursor: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
             catalogue = self.catalogue
@@ -105,6 +125,10 @@ class LiveReads:
                 self._originals[name] = method
                 setattr(introspection, name, self._wrap(name, method))
                 wrapped.append(name)
+        method = getattr(introspection, "get_storage_engine", None)
+        if method is not None and "get_storage_engine" not in vars(introspection):
+            introspection.get_storage_engine = self._storage_engine(method)
+            wrapped.append("get_storage_engine")
         try:
             yield
         finally:
