@@ -12,12 +12,13 @@ from collections.abc import Iterator
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import NotSupportedError, connection, connections, transaction
 from django.db.migrations.exceptions import IrreversibleError
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
 from django.db.migrations.state import ProjectState
+from django.test.utils import CaptureQueriesContext
 
 from migration_ops.core.sql import MigrationSQL, OperationSQL, collect_plan_sql
 from migration_ops.core.sql.selection import Walker
@@ -379,6 +380,37 @@ def test_transaction_lines_follow_sqlmigrate(executor):
         assert second.statements[-1] == "COMMIT;"
     else:
         assert second.transaction is None
+
+
+def test_sqlite_checks_foreign_keys_not_once_per_migration(executor):
+    """SQLite's schema editors turn foreign-key checking off and on, and check the whole
+    database, per migration: collecting SQL changes nothing, so it is turned off once."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's schema editor and its foreign-key pragmas.")
+    plan = plan_from_empty(executor)
+    assert len(plan) > 20
+    with CaptureQueriesContext(connection) as queries:
+        collect_plan_sql(connection, executor.loader, plan)
+    pragmas = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("PRAGMA")]
+    assert pragmas == [
+        "PRAGMA foreign_keys = OFF",
+        "PRAGMA foreign_keys",
+        "PRAGMA foreign_keys = ON",
+    ]
+    assert "check_constraints" not in vars(connections["default"])
+    with connection.cursor() as cursor:
+        assert cursor.execute("PRAGMA foreign_keys").fetchone() == (1,)
+
+
+def test_sqlite_collection_refused_inside_a_transaction(executor):
+    if connection.vendor != "sqlite":
+        pytest.skip("Only SQLite's schema editor refuses to start inside a transaction.")
+    plan = plan_from_empty(executor)
+    with transaction.atomic(), pytest.raises(NotSupportedError, match="outside any transaction"):
+        collect_plan_sql(connection, executor.loader, plan)
+    assert not {"disable_constraint_checking", "check_constraints"} & set(
+        vars(connections["default"])
+    )
 
 
 def test_migration_without_operations():

@@ -22,7 +22,11 @@ from migration_ops.core.operations import (
 from migration_ops.core.sql.catalogue import Catalogue, following
 from migration_ops.core.sql.field_copies import KEEPS_FIELDS, FieldCopies, Snapshot
 from migration_ops.core.sql.live_reads import LiveReads
-from migration_ops.core.sql.process import older_objects_frozen, swappable_names_cached
+from migration_ops.core.sql.process import (
+    constraint_checking_off_once,
+    older_objects_frozen,
+    swappable_names_cached,
+)
 from migration_ops.core.sql.rendering import (
     AFTER_UNRENDERED,
     KNOWN,
@@ -399,7 +403,12 @@ def collect_plan_sql(
     if reproduce == "migrate" and loader.applied_migrations is not None:
         backward_starts = migrate_backward_states(loader, (m for m, b in plan if b))
     results = []
-    with collector.reads.watching(), swappable_names_cached(), older_objects_frozen():
+    with (
+        constraint_checking_off_once(connection),
+        collector.reads.watching(),
+        swappable_names_cached(),
+        older_objects_frozen(),
+    ):
         for migration, backwards in plan:
             if backwards:
                 start = backward_starts.get((migration.app_label, migration.name))

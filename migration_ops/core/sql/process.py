@@ -1,4 +1,5 @@
-"""Process-wide caches kept while a collection runs (swappable lookups, the garbage collector)."""
+"""Process-wide state kept while a collection runs: swappable lookups, the garbage collector,
+SQLite's foreign-key checking."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from contextlib import contextmanager
 
 from django.apps import apps as global_apps
 from django.apps.registry import Apps
+from django.db import NotSupportedError
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 
 @contextmanager
@@ -65,3 +68,41 @@ def older_objects_frozen() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+@contextmanager
+def constraint_checking_off_once(connection: BaseDatabaseWrapper) -> Iterator[None]:
+    """On SQLite, turn foreign-key checking off once for the whole collection.
+
+    Each SQLite schema editor turns it off on entry, and on exit runs ``PRAGMA
+    foreign_key_check`` over the whole database and turns it back on: five queries per
+    migration, the check reading every foreign key's rows of a large database, while an
+    editor that collects SQL changes nothing. The refusal inside a transaction stays.
+    """
+    if connection.vendor != "sqlite":
+        yield
+        return
+    # Set and deleted through getattr/setattr/delattr, which django.db.connection forwards.
+    if getattr(connection, "_migration_ops_checking_off", False):  # a nested call
+        yield
+        return
+    if not connection.disable_constraint_checking():
+        connection.enable_constraint_checking()
+        raise NotSupportedError(
+            "SQLite schema editor cannot be used while foreign key constraint checks are "
+            "enabled: collect the SQL outside any transaction."
+        )
+    stand_ins = {
+        "_migration_ops_checking_off": True,
+        "disable_constraint_checking": lambda: True,
+        "enable_constraint_checking": lambda: None,
+        "check_constraints": lambda table_names=None: None,
+    }
+    for name, value in stand_ins.items():
+        setattr(connection, name, value)
+    try:
+        yield
+    finally:
+        for name in stand_ins:
+            delattr(connection, name)
+        connection.enable_constraint_checking()
