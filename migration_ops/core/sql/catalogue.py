@@ -97,6 +97,9 @@ class Catalogue:
         self.vendor = connection.vendor
         self._read_live = read_live
         self.tables: dict[str, Constraints] = {}
+        # Tables that have (or had) a foreign key into a table, by that table: the few to
+        # look at when it is dropped or renamed, of the hundreds followed. A superset.
+        self._referrers: dict[str, set[str]] = {}
         self._uncertain = 0
         # Tables whose uncertain names an operation's SQL used (the collector clears it).
         self.uncertain_reads: list[str] = []
@@ -124,7 +127,21 @@ class Catalogue:
             found = self.tables[table] = {
                 name: {**c, "uncertain": False} for name, c in self._read_live(table).items()
             }
+            for entry in found.values():
+                self._note_reference(table, entry)
         return found
+
+    def _note_reference(self, table: str, entry: dict[str, Any]) -> None:
+        fk = entry["foreign_key"]
+        if fk:
+            self._referrers.setdefault(fk[0], set()).add(table)
+
+    def _referring(self, table: str) -> Iterator[Constraints]:
+        """The constraints of the followed tables that may have a foreign key into it."""
+        for source in sorted(self._referrers.get(table, ())):
+            constraints = self.tables.get(source)
+            if constraints is not None:
+                yield constraints
 
     def uncertain_name(self) -> str:
         self._uncertain += 1
@@ -144,6 +161,7 @@ class Catalogue:
                 if other.get("implicit") and other["columns"][:1] == entry["columns"][:1]:
                     other.update(index=False, type=None, implicit=False)
         constraints[name] = entry
+        self._note_reference(table, entry)
 
     def drop(self, table: str, name: str) -> None:
         constraints = self.tables.get(table, {})
@@ -168,7 +186,7 @@ class Catalogue:
 
     def drop_table(self, table: str) -> None:
         self.tables.pop(table, None)
-        for constraints in self.tables.values():
+        for constraints in self._referring(table):
             for name, entry in list(constraints.items()):
                 if entry["foreign_key"] and entry["foreign_key"][0] == table:
                     del constraints[name]  # CASCADE on PostgreSQL; refused elsewhere
@@ -176,7 +194,13 @@ class Catalogue:
     def rename_table(self, old: str, new: str) -> None:
         if old in self.tables:
             self.tables[new] = self.tables.pop(old)
-        for constraints in self.tables.values():
+        referrers = self._referrers
+        for sources in referrers.values():
+            if old in sources:
+                sources.add(new)  # its own foreign keys now leave from the new name
+        if old in referrers:
+            referrers.setdefault(new, set()).update(referrers[old])
+        for constraints in self._referring(new):
             for entry in constraints.values():
                 fk = entry["foreign_key"]
                 if fk and fk[0] == old:
@@ -185,7 +209,7 @@ class Catalogue:
     def rename_column(self, table: str, old: str, new: str) -> None:
         for entry in self.tables.get(table, {}).values():
             entry["columns"] = [new if c == old else c for c in entry["columns"]]
-        for constraints in self.tables.values():
+        for constraints in self._referring(table):
             for entry in constraints.values():
                 if entry["foreign_key"] == (table, old):
                     entry["foreign_key"] = (table, new)
