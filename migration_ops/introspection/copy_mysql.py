@@ -30,7 +30,8 @@ _INDEXES_SQL = """
 # TABLE_SCHEMA too (the same database): MariaDB then opens this database's tables only.
 _CONSTRAINTS_SQL = """
     SELECT tc.TABLE_NAME, tc.CONSTRAINT_TYPE, tc.CONSTRAINT_NAME,
-           COALESCE(rc.REFERENCED_TABLE_NAME, ''), COALESCE(rc.DELETE_RULE, '')
+           COALESCE(CONCAT(rc.REFERENCED_TABLE_NAME, ' ON DELETE ', rc.DELETE_RULE,
+                           ' ON UPDATE ', rc.UPDATE_RULE), '')
     FROM information_schema.TABLE_CONSTRAINTS tc
     LEFT JOIN information_schema.REFERENTIAL_CONSTRAINTS rc
       ON rc.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA
@@ -106,8 +107,9 @@ class MySQLCopier(StructureCopier):
             for table, name, non_unique, columns, kind in cursor.fetchall()
         ]
         cursor.execute(_CONSTRAINTS_SQL)
+        # A foreign key: its target and actions ("t ON DELETE CASCADE ON UPDATE RESTRICT").
         objects += [
-            (table, kind.lower(), name, f"{to_table} {rule}".strip())
-            for table, kind, name, to_table, rule in cursor.fetchall()
+            (table, kind.lower(), name, definition)
+            for table, kind, name, definition in cursor.fetchall()
         ]
         return objects

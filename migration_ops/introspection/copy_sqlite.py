@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError
 
@@ -18,6 +18,12 @@ _MASTER_SQL = """
     SELECT type, name, tbl_name, sql FROM sqlite_master
     WHERE sql IS NOT NULL AND substr(name, 1, 7) != 'sqlite_'
     ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 ELSE 2 END, rowid
+"""
+_FOREIGN_KEYS_SQL = """
+    SELECT m.name, fk.id, fk."table", fk."from", fk."to", fk.on_delete, fk.on_update
+    FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) fk
+    WHERE m.type = 'table' AND substr(m.name, 1, 7) != 'sqlite_'
+    ORDER BY m.name, fk.id, fk.seq
 """
 
 
@@ -54,13 +60,39 @@ class SQLiteCopier(StructureCopier):
     def read_catalogue_objects(self, cursor: CursorWrapper) -> Iterable[CatalogueObject]:
         # Indexes by name and statement. A table's CREATE TABLE text changes whenever Django
         # rebuilds it (column order, quoting), so tables count by name only: the engine's
-        # diff compares their columns, keys and named checks.
+        # diff compares their columns, keys and named checks, and the foreign keys' actions
+        # are listed here.
         cursor.execute(_MASTER_SQL)
-        return [
+        objects = [
             (table, kind, name, " ".join(sql.split()) if kind == "index" else "")
             for kind, name, table, sql in cursor.fetchall()
             if kind in ("table", "index")
         ]
+        cursor.execute(_FOREIGN_KEYS_SQL)
+        return objects + _foreign_keys(cursor.fetchall())
+
+
+def _foreign_keys(rows: Iterable[tuple[Any, ...]]) -> list[CatalogueObject]:
+    """Each foreign key with its ON DELETE and ON UPDATE actions. SQLite keeps no name for
+    them: one is named by its columns and target, ``(a, b) REFERENCES t (x, y)`` (just
+    ``REFERENCES t`` for a key declared without the target's columns)."""
+    keys: dict[tuple[str, int], list[tuple[Any, ...]]] = {}
+    for table, number, *key_column in rows:
+        keys.setdefault((table, number), []).append(tuple(key_column))
+    actions: dict[tuple[str, str], list[str]] = {}
+    for (table, _number), key_columns in keys.items():
+        to_table, _from, _to, on_delete, on_update = key_columns[0]
+        from_columns = ", ".join(str(c[1]) for c in key_columns)
+        to_columns = [c[2] for c in key_columns]
+        target = to_table if None in to_columns else f"{to_table} ({', '.join(to_columns)})"
+        actions.setdefault((table, f"({from_columns}) REFERENCES {target}"), []).append(
+            f"ON DELETE {on_delete} ON UPDATE {on_update}"
+        )
+    # Two keys on the same columns and target are one object with both keys' actions.
+    return [
+        (table, "foreign key", subject, "; ".join(sorted(definitions)))
+        for (table, subject), definitions in actions.items()
+    ]
 
 
 def _shadow_tables(cursor: CursorWrapper) -> set[str]:
