@@ -15,7 +15,8 @@ tables the plan creates or changes are followed here, as the schema editor chang
   objects (every index, foreign key, unique, check and primary key it creates, drops or
   renames by a name of its own) are applied as they are collected, with their names;
 - what a ``CREATE TABLE`` or ``ADD COLUMN`` declares inline is added after
-  ``create_model``/``add_field``, under the name the database gives it (PostgreSQL's
+  ``create_model``/``add_field`` (:mod:`~migration_ops.core.sql.follower`), under the name
+  the database gives it (PostgreSQL's
   ``<table>_pkey``, ``<table>_<column>_key``, ``<table>_<column>_check``; MySQL's
   ``PRIMARY`` and the column's name for a unique key, and the implicit index of a foreign
   key); renaming a table or a column and dropping them are followed too.
@@ -30,13 +31,10 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.backends.base.schema import BaseDatabaseSchemaEditor
-from django.db.backends.ddl_references import Columns, Statement, Table
-from django.db.models import CheckConstraint, Index, UniqueConstraint
+from django.db.models import Index
 
 Constraints = dict[str, dict[str, Any]]
 
@@ -58,14 +56,14 @@ def _pg_object_name(name1: str, name2: str | None, label: str) -> str:
     return "_".join(parts)
 
 
-def _unquote(name: object) -> str:
+def unquoted(name: object) -> str:
     text = str(name)
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"`'":
         return text[1:-1]
     return text
 
 
-def _entry(
+def make_entry(
     columns: list[str],
     *,
     primary_key: bool = False,
@@ -237,7 +235,7 @@ class Catalogue:
         self.add(
             table,
             name,
-            _entry(columns, primary_key=True, unique=True, index=index, uncertain=uncertain),
+            make_entry(columns, primary_key=True, unique=True, index=index, uncertain=uncertain),
         )
 
     def inline_unique(self, table: str, column: str) -> None:
@@ -245,14 +243,16 @@ class Catalogue:
         if self.vendor == "postgresql":
             name = _pg_object_name(table, column, "key")
             uncertain = name in constraints
-            self.add(table, name, _entry([column], unique=True, uncertain=uncertain))
+            self.add(table, name, make_entry([column], unique=True, uncertain=uncertain))
         elif self.vendor == "mysql":
             name, n = column, 2
             while name in constraints:
                 name, n = f"{column}_{n}", n + 1
-            self.add(table, name, _entry([column], unique=True, index=True))
+            self.add(table, name, make_entry([column], unique=True, index=True))
         else:
-            self.add(table, self.uncertain_name(), _entry([column], unique=True, uncertain=True))
+            self.add(
+                table, self.uncertain_name(), make_entry([column], unique=True, uncertain=True)
+            )
 
     def inline_check(self, table: str, column: str) -> None:
         if self.vendor == "postgresql":
@@ -260,252 +260,4 @@ class Catalogue:
             uncertain = name in self.tables.get(table, {})
         else:
             name, uncertain = self.uncertain_name(), True
-        self.add(table, name, _entry([column], check=True, uncertain=uncertain))
-
-
-class Follower:
-    """Keeps a :class:`Catalogue` in step with what one schema editor collects."""
-
-    def __init__(
-        self,
-        catalogue: Catalogue,
-        editor: BaseDatabaseSchemaEditor,
-        live: Callable[[], set[str]],
-    ) -> None:
-        self.catalogue = catalogue
-        self.editor = editor
-        self.live = live
-
-    def _follow(self, table: str) -> Constraints | None:
-        return self.catalogue.follow(table, self.live())
-
-    # ------------------------------------------------------------------ statements
-
-    def executed(self, sql: Any) -> None:
-        if not isinstance(sql, Statement):
-            return
-        parts = sql.parts
-        table_ref = parts.get("table")
-        if not isinstance(table_ref, Table):
-            return
-        table = table_ref.table
-        template = " ".join(sql.template.split()).upper()
-        catalogue = self.catalogue
-        if self._follow(table) is None:
-            return
-        if "RENAME" in template and "old_name" in parts:
-            catalogue.rename(table, _unquote(parts["old_name"]), _unquote(parts["new_name"]))
-        elif template.startswith(("DROP", "SET CONSTRAINTS")) or " DROP " in template:
-            if "PRIMARY KEY" in template:
-                catalogue.drop_primary_key(table)
-            elif "name" in parts:
-                catalogue.drop(table, _unquote(parts["name"]))
-        elif "name" in parts and ("CREATE" in template or "ADD CONSTRAINT" in template):
-            columns_ref = parts.get("columns", parts.get("column"))
-            columns = list(columns_ref.columns) if isinstance(columns_ref, Columns) else None
-            name = _unquote(parts["name"])
-            uncertain = columns is None  # an expression index: columns unknown
-            columns = columns or []
-            if "FOREIGN KEY" in template:
-                to_table, to_column = parts["to_table"], parts["to_column"]
-                fk = (to_table.table, next(iter(to_column.columns)))
-                catalogue.add(table, name, _entry(columns, foreign_key=fk, uncertain=uncertain))
-            elif "PRIMARY KEY" in template:
-                mysql = catalogue.vendor == "mysql"
-                catalogue.drop_primary_key(table)
-                catalogue.add(
-                    table,
-                    "PRIMARY" if mysql else name,
-                    _entry(columns, primary_key=True, unique=True, index=mysql),
-                )
-            elif "CHECK" in template:
-                catalogue.add(table, name, _entry(columns, check=True, uncertain=uncertain))
-            elif "INDEX" in template:
-                unique = "UNIQUE" in template
-                catalogue.add(
-                    table, name, _entry(columns, unique=unique, index=True, uncertain=uncertain)
-                )
-            elif "UNIQUE" in template:
-                index = catalogue.vendor == "mysql"
-                catalogue.add(
-                    table, name, _entry(columns, unique=True, index=index, uncertain=uncertain)
-                )
-
-    # ------------------------------------------------------------------ editor methods
-
-    def _inline_field(self, model: Any, field: Any, *, added: bool) -> None:
-        """What ``column_sql`` declares inline for ``field``, and its inline foreign key."""
-        catalogue, editor = self.catalogue, self.editor
-        table = model._meta.db_table
-        column = field.column
-        if field.primary_key and added:
-            catalogue.inline_primary_key(table, [column])
-        elif field.unique and not field.primary_key:
-            catalogue.inline_unique(table, column)
-        if field.db_parameters(connection=editor.connection)["check"]:
-            catalogue.inline_check(table, column)
-        if not (field.remote_field and field.db_constraint):
-            return
-        inline = editor.sql_create_column_inline_fk if added else editor.sql_create_inline_fk
-        if not inline or not editor.connection.features.supports_foreign_keys:
-            return  # created later, by a statement of its own
-        to = field.target_field
-        fk = (to.model._meta.db_table, to.column)
-        if "%(name)s" in inline:
-            suffix = "_fk_%(to_table)s_%(to_column)s"
-            name = _unquote(editor._fk_constraint_name(model, field, suffix))
-            catalogue.add(table, name, _entry([column], foreign_key=fk))
-        else:  # SQLite's: a foreign key without a name of its own
-            catalogue.add(
-                table, catalogue.uncertain_name(), _entry([column], foreign_key=fk, uncertain=True)
-            )
-
-    def create_model(self, original: Callable[..., Any], model: Any) -> Any:
-        result = original(model)
-        catalogue = self.catalogue
-        table = model._meta.db_table
-        catalogue.tables[table] = {}
-        meta = model._meta
-        pk = [f.column for f in meta.local_fields if f.primary_key and f.column]
-        if pk:
-            catalogue.inline_primary_key(table, pk)
-        for f in meta.local_fields:
-            if (
-                f.column is None
-                or f.db_parameters(connection=self.editor.connection)["type"] is None
-            ):
-                continue
-            self._inline_field(model, f, added=False)
-        for constraint in meta.constraints:
-            if constraint.constraint_sql(model, self.editor) is None:
-                continue  # created later, by a statement of its own
-            columns = [meta.get_field(name).column for name in getattr(constraint, "fields", ())]
-            if isinstance(constraint, UniqueConstraint):
-                catalogue.add(
-                    table,
-                    constraint.name,
-                    _entry(columns, unique=True, index=catalogue.vendor == "mysql"),
-                )
-            elif isinstance(constraint, CheckConstraint):
-                catalogue.add(table, constraint.name, _entry(columns, check=True))
-        return result
-
-    def add_field(self, original: Callable[..., Any], model: Any, field: Any) -> Any:
-        table = model._meta.db_table
-        self._follow(table)
-        result = original(model, field)
-        if field.many_to_many or field.column is None:
-            return result  # a table of its own (create_model), or no column
-        if field.db_parameters(connection=self.editor.connection)["type"] is None:
-            return result
-        if table in self.catalogue.tables:  # not rebuilt under another name meanwhile
-            self._inline_field(model, field, added=True)
-        return result
-
-    def remove_field(self, original: Callable[..., Any], model: Any, field: Any) -> Any:
-        table = model._meta.db_table
-        self._follow(table)
-        result = original(model, field)
-        if not field.many_to_many and field.column:
-            self.catalogue.drop_column(table, field.column)
-        return result
-
-    def alter_field(
-        self, original: Callable[..., Any], model: Any, old: Any, new: Any, *args: Any, **kw: Any
-    ) -> Any:
-        table = model._meta.db_table
-        self._follow(table)
-        if new.remote_field is not None:
-            # Foreign keys into a renamed or altered field are read on their own tables.
-            for rel in model._meta.related_objects:
-                if not rel.many_to_many:
-                    self._follow(rel.related_model._meta.db_table)
-        result = original(model, old, new, *args, **kw)
-        if old.column and new.column and old.column != new.column:
-            self.catalogue.rename_column(table, old.column, new.column)
-        return result
-
-    def delete_model(self, original: Callable[..., Any], model: Any, *args: Any, **kw: Any) -> Any:
-        result = original(model, *args, **kw)
-        self.catalogue.drop_table(model._meta.db_table)
-        return result
-
-    def alter_db_table(self, original: Callable[..., Any], model: Any, old: str, new: str) -> Any:
-        self._follow(old)
-        result = original(model, old, new)
-        if old != new:
-            self.catalogue.rename_table(old, new)
-        return result
-
-    def before(self, table: str) -> None:
-        self._follow(table)
-
-
-_FOLLOWED = (
-    "create_model",
-    "add_field",
-    "remove_field",
-    "alter_field",
-    "delete_model",
-    "alter_db_table",
-)
-# Editor methods that change a table's constraints through statements only: the table is
-# followed (read from the database first) before they run.
-_TOUCHING = (
-    "alter_unique_together",
-    "alter_index_together",
-    "add_index",
-    "remove_index",
-    "rename_index",
-    "add_constraint",
-    "remove_constraint",
-)
-
-
-@contextmanager
-def following(
-    catalogue: Catalogue, editor: BaseDatabaseSchemaEditor, live: Callable[[], set[str]]
-) -> Iterator[None]:
-    """Follow what ``editor`` collects into ``catalogue`` while the block runs."""
-    follower = Follower(catalogue, editor, live)
-    execute = editor.execute
-
-    def traced_execute(sql: Any, params: Any = ()) -> Any:
-        result = execute(sql, params)
-        follower.executed(sql)
-        return result
-
-    def hook(name: str) -> Callable[..., Any]:
-        original = getattr(editor, name)
-        handler = getattr(follower, name)
-        return lambda *args, **kwargs: handler(original, *args, **kwargs)
-
-    def touching(name: str) -> Callable[..., Any]:
-        original = getattr(editor, name)
-
-        def run(model: Any, *args: Any, **kwargs: Any) -> Any:
-            follower.before(model._meta.db_table)
-            return original(model, *args, **kwargs)
-
-        return run
-
-    constraint_names = editor._constraint_names
-
-    def traced_constraint_names(model: Any, *args: Any, **kwargs: Any) -> list[str]:
-        names = constraint_names(model, *args, **kwargs)
-        table = model._meta.db_table
-        if catalogue.knows(table) and catalogue.uncertain(table, names):
-            catalogue.uncertain_reads.append(table)
-        return names
-
-    editor.execute = traced_execute  # type: ignore[method-assign]
-    editor._constraint_names = traced_constraint_names  # type: ignore[method-assign]
-    for name in _FOLLOWED:
-        setattr(editor, name, hook(name))
-    for name in _TOUCHING:
-        setattr(editor, name, touching(name))
-    try:
-        yield
-    finally:
-        for name in ("execute", "_constraint_names", *_FOLLOWED, *_TOUCHING):
-            vars(editor).pop(name, None)
+        self.add(table, name, make_entry([column], check=True, uncertain=uncertain))

@@ -19,8 +19,9 @@ from migration_ops.core.operations import (
     model_tables,
     rebuilds_tables,
 )
-from migration_ops.core.sql.catalogue import Catalogue, following
+from migration_ops.core.sql.catalogue import Catalogue
 from migration_ops.core.sql.field_copies import KEEPS_FIELDS, FieldCopies, Snapshot
+from migration_ops.core.sql.follower import following
 from migration_ops.core.sql.live_reads import LiveReads
 from migration_ops.core.sql.process import (
     constraint_checking_off_once,
