@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.management import call_command
 from django.db import NotSupportedError, connection, connections, transaction
 from django.db.migrations.exceptions import IrreversibleError
@@ -411,6 +412,32 @@ def test_sqlite_collection_refused_inside_a_transaction(executor):
     assert not {"disable_constraint_checking", "check_constraints"} & set(
         vars(connections["default"])
     )
+
+
+def test_rendered_models_share_their_exception_classes_only_while_collecting():
+    from django.apps import apps
+    from django.db.models import base
+
+    from migration_ops.core.sql.process import state_model_exceptions_shared
+
+    state = ProjectState.from_apps(apps)
+    original = base.subclass_exception
+    with state_model_exceptions_shared():
+        first = state.clone().apps.get_model("shop", "Order")
+        second = state.clone().apps.get_model("shop", "Order")
+        assert first is not second
+        assert first.DoesNotExist is second.DoesNotExist
+        assert first.DoesNotExist.__qualname__ == "Order.DoesNotExist"
+        # The global registry's models keep exceptions of their own.
+        order = apps.get_model("shop", "Order")
+        made = [
+            base.subclass_exception("DoesNotExist", (ObjectDoesNotExist,), "shop.models", order)
+            for _ in range(2)
+        ]
+        assert made[0] is not made[1]
+    assert base.subclass_exception is original
+    third = state.clone().apps.get_model("shop", "Order")
+    assert third.DoesNotExist is not first.DoesNotExist
 
 
 def test_migration_without_operations():

@@ -26,6 +26,7 @@ from migration_ops.core.sql.live_reads import LiveReads
 from migration_ops.core.sql.process import (
     constraint_checking_off_once,
     older_objects_frozen,
+    state_model_exceptions_shared,
     swappable_names_cached,
 )
 from migration_ops.core.sql.rendering import (
@@ -409,6 +410,7 @@ def collect_plan_sql(
         collector.reads.watching(),
         swappable_names_cached(),
         older_objects_frozen(),
+        state_model_exceptions_shared(),
     ):
         for migration, backwards in plan:
             if backwards:

@@ -1,5 +1,5 @@
 """Process-wide state kept while a collection runs: swappable lookups, the garbage collector,
-SQLite's foreign-key checking."""
+SQLite's foreign-key checking, the exception classes of rendered models."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.apps import apps as global_apps
 from django.apps.registry import Apps
 from django.db import NotSupportedError
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import base as model_base
 
 
 @contextmanager
@@ -106,3 +107,38 @@ def constraint_checking_off_once(connection: BaseDatabaseWrapper) -> Iterator[No
         for name in stand_ins:
             delattr(connection, name)
         connection.enable_constraint_checking()
+
+
+@contextmanager
+def state_model_exceptions_shared() -> Iterator[None]:
+    """Give every rendering of a model in a state registry the same ``DoesNotExist`` and
+    ``MultipleObjectsReturned`` classes while collecting.
+
+    ``ModelBase`` creates both exception classes for every model class, a tenth of the
+    cost of a render; collection renders each model again after each operation on it, and
+    nothing raises or catches those exceptions (no ``RunPython`` runs). Models of the
+    global registry, created meanwhile by another thread, keep their own.
+    """
+    original = model_base.subclass_exception
+    if getattr(original, "shared", False):  # a nested or concurrent call
+        yield
+        return
+    shared: dict[tuple[object, ...], type] = {}
+
+    def subclass_exception(
+        name: str, bases: tuple[type, ...], module: str, attached_to: type
+    ) -> type:
+        if attached_to._meta.apps is global_apps:
+            return original(name, bases, module, attached_to)
+        key = (name, bases, module, attached_to.__qualname__)
+        found = shared.get(key)
+        if found is None:
+            found = shared[key] = original(name, bases, module, attached_to)
+        return found
+
+    subclass_exception.shared = True  # type: ignore[attr-defined]
+    model_base.subclass_exception = subclass_exception
+    try:
+        yield
+    finally:
+        model_base.subclass_exception = original
