@@ -59,7 +59,7 @@ class FieldCopies:
             if type(field).__module__ not in _COPYABLE_FIELD_MODULES:
                 return field.clone()
             entry = self._templates[id(field)] = (field, field.clone())
-        copy = entry[1].__deepcopy__({})
+        copy = _field_copy(entry[1])
         if copy.auto_created:  # as Field.__init__ counts
             copy.creation_counter = Field.auto_creation_counter
             Field.auto_creation_counter -= 1
@@ -74,6 +74,21 @@ class FieldCopies:
         twin.__dict__.update(model_state.__dict__)
         twin.fields = {name: _FieldCopy(self, f) for name, f in model_state.fields.items()}
         return twin
+
+
+def _field_copy(field: Field) -> Field:
+    """``field.__deepcopy__({})`` without the ``copy`` module's dispatch, a fifth of a
+    render: the field's own ``__copy__``, and its relation object copied as ``copy.copy``
+    does one without ``__copy__`` (a new object given its ``__getstate__``)."""
+    copy = field.__copy__()
+    relation = field.remote_field
+    if relation:
+        twin = object.__new__(type(relation))
+        twin.__dict__.update(relation.__getstate__())
+        if getattr(relation, "field", None) is field:
+            twin.field = copy
+        copy.remote_field = twin
+    return copy
 
 
 # Operations whose state changes replace fields rather than change them in place.
