@@ -440,6 +440,52 @@ def test_rendered_models_share_their_exception_classes_only_while_collecting():
     assert third.DoesNotExist is not first.DoesNotExist
 
 
+def test_sqlite_rebuilds_build_the_self_reference_stand_in_only_when_needed(monkeypatch):
+    """SQLite's table rebuild builds a model under the table's own name for self-references
+    to resolve to: skipped while collecting where the model has none, with the same SQL."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's table rebuilds.")
+    from django.db import models
+    from django.db.backends.sqlite3 import schema
+    from django.db.migrations import operations as ops
+    from django.db.migrations.state import ModelState
+
+    built: list[list[str]] = []
+
+    class RecordingApps(schema.Apps):
+        def register_model(self, app_label: str, model: type) -> None:
+            if not built or built[-1][-1].startswith("New"):
+                built.append([])
+            built[-1].append(model.__name__)
+            super().register_model(app_label, model)
+
+    state = ProjectState()
+    for name, parent in (("Plain", None), ("Tree", "selfref.Tree")):
+        fields = [("id", models.AutoField(primary_key=True)), ("n", models.IntegerField())]
+        if parent:
+            fields.append(("parent", models.ForeignKey(parent, models.CASCADE, null=True)))
+        state.add_model(ModelState("selfref", name, fields))
+    migration = Migration("0002_change", "selfref")
+    migration.operations = [
+        ops.AlterField(name, "n", models.IntegerField(null=True)) for name in ("Plain", "Tree")
+    ]
+
+    def django_sql() -> list[str]:
+        after = state.clone()
+        with connection.schema_editor(collect_sql=True) as editor:
+            migration.apply(after, editor, collect_sql=True)
+        return [line for line in editor.collected_sql if not line.startswith("--")]
+
+    monkeypatch.setattr(schema, "Apps", RecordingApps)
+    expected = django_sql()
+    assert built == [["Plain", "NewPlain"], ["Tree", "NewTree"]]
+    built.clear()
+    (result,) = collect_plan_sql(connection, None, [(migration, False)], start_state=state)
+    assert built == [["NewPlain"], ["Tree", "NewTree"]]
+    assert [line for op in result.operations for line in op.statements] == expected
+    assert any(line.startswith('CREATE TABLE "new__selfref_tree"') for line in expected)
+
+
 def test_migration_without_operations():
     empty = Migration("0099_nothing", "library")
     (result,) = collect_plan_sql(

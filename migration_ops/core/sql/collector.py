@@ -26,6 +26,7 @@ from migration_ops.core.sql.live_reads import LiveReads
 from migration_ops.core.sql.process import (
     constraint_checking_off_once,
     older_objects_frozen,
+    sqlite_rebuild_stand_in_skipped,
     state_model_exceptions_shared,
     swappable_names_cached,
 )
@@ -411,6 +412,7 @@ def collect_plan_sql(
         swappable_names_cached(),
         older_objects_frozen(),
         state_model_exceptions_shared(),
+        sqlite_rebuild_stand_in_skipped(connection),
     ):
         for migration, backwards in plan:
             if backwards:

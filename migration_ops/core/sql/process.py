@@ -1,17 +1,21 @@
 """Process-wide state kept while a collection runs: swappable lookups, the garbage collector,
-SQLite's foreign-key checking, the exception classes of rendered models."""
+SQLite's foreign-key checking and table rebuilds, the exception classes of rendered models."""
 
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django.apps import apps as global_apps
 from django.apps.registry import Apps
 from django.db import NotSupportedError
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field
 from django.db.models import base as model_base
+from django.db.models.base import ModelBase
 
 
 @contextmanager
@@ -142,3 +146,55 @@ def state_model_exceptions_shared() -> Iterator[None]:
         yield
     finally:
         model_base.subclass_exception = original
+
+
+@contextmanager
+def sqlite_rebuild_stand_in_skipped(connection: BaseDatabaseWrapper) -> Iterator[None]:
+    """Skip the model SQLite's ``_remake_table`` builds only for self-references to
+    resolve to, where the table has none, while collecting.
+
+    Every table rebuild builds two model classes: a copy of the model under its own name,
+    "solely for foreign key reference resolution purposes" (Django's comment) and never
+    used otherwise, then the ``new__`` model whose table it creates. Without a
+    self-referential field nothing resolves to the first one; building it was a seventh
+    of a collection on SQLite.
+    """
+    if connection.vendor != "sqlite":
+        yield
+        return
+    # Subclasses (SpatiaLite's) reach Django's through super().
+    from django.db.backends.sqlite3.schema import DatabaseSchemaEditor
+
+    code = DatabaseSchemaEditor._remake_table.__code__
+    original = ModelBase.__dict__["__new__"]
+    if getattr(original, "stand_in_skipped", False):  # a nested or concurrent call
+        yield
+        return
+
+    def new(cls: type, name: str, bases: tuple[type, ...], attrs: dict[str, Any], **kw: Any) -> Any:
+        caller = sys._getframe(1)
+        if caller.f_code is code and _unused_stand_in(caller.f_locals.get("model"), attrs):
+            return None  # _remake_table drops it
+        return original.__func__(cls, name, bases, attrs, **kw)
+
+    new.stand_in_skipped = True  # type: ignore[attr-defined]
+    ModelBase.__new__ = staticmethod(new)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        ModelBase.__new__ = original  # type: ignore[assignment]
+
+
+def _unused_stand_in(model: Any, attrs: dict[str, Any]) -> bool:
+    """Whether ``attrs`` is the body of ``_remake_table``'s first model (the rebuilt
+    model's own table, not ``new__``) and no field of it refers to a model lazily (the
+    self-references ``_remake_table`` clones)."""
+    meta = attrs.get("Meta")
+    if model is None or meta is None or getattr(meta, "db_table", None) != model._meta.db_table:
+        return False
+    return not any(
+        isinstance(value, Field)
+        and value.remote_field is not None
+        and isinstance(value.remote_field.model, str)
+        for value in attrs.values()
+    )
