@@ -33,17 +33,17 @@ class FieldCopies:
 
     ``ModelState.render`` clones every field (``deconstruct`` and ``__init__``), most of
     the cost of a render. Fields in model states are never bound, and a changed field is
-    mostly a new object, so each is copied once into a pristine template (as
-    ``Field.__deepcopy__`` copies: what ``__init__`` would set again from ``deconstruct``,
-    but for the case of a lazy model reference's name, which Django lower-cases wherever
-    it resolves one), and later renders get copies of that, with the creation counter
-    ``__init__`` would have given them (SQLite's table rebuilds order columns by it). The
-    few operations that change fields in place make their templates forgotten (see
-    ``KEEPS_FIELDS``).
+    mostly a new object, so each is cloned once, and later renders get copies of that
+    pristine clone, with the creation counter ``__init__`` would have given them (SQLite's
+    table rebuilds order columns by it). A clone, not a copy of the state's field: the
+    operations' field objects are shared by every loader of the process, and whatever set
+    attributes on them (a ``name`` kept by ``set_attributes_from_name``, a cached related
+    model) would carry into the render. The few operations that change fields in place
+    make their clones forgotten (see ``KEEPS_FIELDS``).
     """
 
     def __init__(self) -> None:
-        # id(field) -> (field, its pristine copy); the field is held so the id stays its.
+        # id(field) -> (field, its pristine clone); the field is held so the id stays its.
         self._templates: dict[int, tuple[Field, Field]] = {}
 
     def forget(self, model_states: Iterable[ModelState] | None) -> None:
@@ -61,7 +61,7 @@ class FieldCopies:
         if entry is None:
             if type(field).__module__ not in _COPYABLE_FIELD_MODULES:
                 return field.clone()
-            entry = self._templates[id(field)] = (field, _field_copy(field))
+            entry = self._templates[id(field)] = (field, field.clone())
         copy = _field_copy(entry[1])
         if copy.auto_created:  # as Field.__init__ counts
             copy.creation_counter = Field.auto_creation_counter
@@ -80,14 +80,10 @@ class FieldCopies:
 
 
 def _field_copy(field: Field) -> Field:
-    """``field.__deepcopy__({})`` without the ``copy`` module's dispatch, and with nothing
-    cached that a clone has not: the field's own ``__copy__``, its relation object copied
-    as ``copy.copy`` does one without ``__copy__`` (a new object given its
-    ``__getstate__``)."""
+    """``field.__deepcopy__({})`` without the ``copy`` module's dispatch: the field's own
+    ``__copy__``, and its relation object copied as ``copy.copy`` does one without
+    ``__copy__`` (a new object given its ``__getstate__``)."""
     copy = field.__copy__()
-    found = copy.__dict__
-    for name in _cached_properties(type(field)):
-        found.pop(name, None)
     relation = field.remote_field
     if relation:
         twin = object.__new__(type(relation))
@@ -96,31 +92,6 @@ def _field_copy(field: Field) -> Field:
             twin.field = copy
         copy.remote_field = twin
     return copy
-
-
-# Cached properties that ``__init__`` fills itself (CharField appends its MaxLengthValidator
-# to ``validators``): a copy keeps them.
-_FILLED_BY_INIT = frozenset({"validators"})
-_CACHED: dict[type, tuple[str, ...]] = {}
-
-
-def _cached_properties(cls: type) -> tuple[str, ...]:
-    """The cached properties of a field class whose values a state's field may hold and a
-    clone does not (its ``related_model``, as a string, which a render must resolve)."""
-    names = _CACHED.get(cls)
-    if names is None:
-        names = _CACHED[cls] = tuple(
-            sorted(
-                {
-                    name
-                    for klass in cls.__mro__
-                    for name, value in vars(klass).items()
-                    if isinstance(value, cached_property)
-                }
-                - _FILLED_BY_INIT
-            )
-        )
-    return names
 
 
 # Operations whose state changes replace fields rather than change them in place.
