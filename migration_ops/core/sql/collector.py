@@ -29,6 +29,7 @@ from migration_ops.core.sql.process import (
     sqlite_rebuild_stand_in_skipped,
     state_model_exceptions_shared,
     swappable_names_cached,
+    verbose_names_cached,
 )
 from migration_ops.core.sql.rendering import (
     AFTER_UNRENDERED,
@@ -215,7 +216,9 @@ class _Collector:
 
     @contextmanager
     def _editor(self, migration: Migration) -> Iterator[BaseDatabaseSchemaEditor]:
-        editor = self.connection.schema_editor(collect_sql=True, atomic=migration.atomic)
+        # Not atomic: an editor that only collects runs nothing, and its transaction cost
+        # a BEGIN and COMMIT per migration. The SQL shows migration.atomic (_result).
+        editor = self.connection.schema_editor(collect_sql=True, atomic=False)
         if not self.check_live_reads:
             with editor:
                 yield editor
@@ -413,6 +416,7 @@ def collect_plan_sql(
         older_objects_frozen(),
         state_model_exceptions_shared(),
         sqlite_rebuild_stand_in_skipped(connection),
+        verbose_names_cached(),
     ):
         for migration, backwards in plan:
             if backwards:

@@ -84,8 +84,9 @@ class Follower:
 
     # ------------------------------------------------------------------ editor methods
 
-    def _inline_field(self, model: Any, field: Any, *, added: bool) -> None:
-        """What ``column_sql`` declares inline for ``field``, and its inline foreign key."""
+    def _inline_field(self, model: Any, field: Any, params: dict[str, Any], *, added: bool) -> None:
+        """What ``column_sql`` declares inline for ``field`` (of ``db_parameters``
+        ``params``), and its inline foreign key."""
         catalogue, editor = self.catalogue, self.editor
         table = model._meta.db_table
         column = field.column
@@ -93,7 +94,7 @@ class Follower:
             catalogue.inline_primary_key(table, [column])
         elif field.unique and not field.primary_key:
             catalogue.inline_unique(table, column)
-        if field.db_parameters(connection=editor.connection)["check"]:
+        if params["check"]:
             catalogue.inline_check(table, column)
         if not (field.remote_field and field.db_constraint):
             return
@@ -122,13 +123,13 @@ class Follower:
         pk = [f.column for f in meta.local_fields if f.primary_key and f.column]
         if pk:
             catalogue.inline_primary_key(table, pk)
+        connection = self.editor.connection
         for f in meta.local_fields:
-            if (
-                f.column is None
-                or f.db_parameters(connection=self.editor.connection)["type"] is None
-            ):
+            if f.column is None:
                 continue
-            self._inline_field(model, f, added=False)
+            params = f.db_parameters(connection=connection)
+            if params["type"] is not None:
+                self._inline_field(model, f, params, added=False)
         for constraint in meta.constraints:
             if constraint.constraint_sql(model, self.editor) is None:
                 continue  # created later, by a statement of its own
@@ -149,10 +150,11 @@ class Follower:
         result = original(model, field)
         if field.many_to_many or field.column is None:
             return result  # a table of its own (create_model), or no column
-        if field.db_parameters(connection=self.editor.connection)["type"] is None:
+        params = field.db_parameters(connection=self.editor.connection)
+        if params["type"] is None:
             return result
         if table in self.catalogue.tables:  # not rebuilt under another name meanwhile
-            self._inline_field(model, field, added=True)
+            self._inline_field(model, field, params, added=True)
         return result
 
     def remove_field(self, original: Callable[..., Any], model: Any, field: Any) -> Any:

@@ -4,9 +4,13 @@ from another as ``ProjectState.clone`` and ``StateApps`` reloading do."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from functools import cache
+from typing import Any
+
 from django.db.migrations import operations as ops
 from django.db.migrations.operations.base import Operation
-from django.db.migrations.state import ProjectState
+from django.db.migrations.state import AppConfigStub, ProjectState, StateApps
 from django.db.migrations.utils import resolve_relation
 
 from migration_ops.core.sql.field_copies import Snapshot
@@ -70,6 +74,50 @@ ONE_SIDED = (
 )
 
 
+# What an empty StateApps holds, by attribute: the containers are made anew for each clone.
+_REGISTRY_CONTAINERS = {
+    "all_models": lambda: defaultdict(dict),
+    "app_configs": dict,
+    "stored_app_configs": list,
+    "_pending_operations": lambda: defaultdict(list),
+    "real_models": list,
+}
+_REGISTRY_FLAGS = {"apps_ready", "models_ready", "ready", "loading", "ready_event", "_lock"}
+
+
+@cache
+def _empty_registry() -> dict[str, Any] | None:
+    """The attributes of an empty ``StateApps`` as Django's constructor makes it, or None
+    when they are not the ones :func:`clone_registry` knows (another Django version)."""
+    attributes = dict(vars(StateApps([], {})))
+    if set(attributes) != set(_REGISTRY_CONTAINERS) | _REGISTRY_FLAGS:
+        return None
+    if any(not isinstance(attributes[name], (bool, type(None))) for name in _REGISTRY_FLAGS):
+        return None
+    return attributes
+
+
+def clone_registry(apps: StateApps) -> StateApps:
+    """``apps.clone()``, without building the empty registry from scratch each time and
+    deep-copying the model classes' mapping (classes copy as themselves)."""
+    empty = _empty_registry()
+    if empty is None or type(apps) is not StateApps:
+        return apps.clone()
+    clone = object.__new__(StateApps)
+    clone.__dict__.update(empty)
+    for name, make in _REGISTRY_CONTAINERS.items():
+        setattr(clone, name, make())
+    for app_label, models in apps.all_models.items():
+        clone.all_models[app_label] = dict(models)
+    for app_label in apps.app_configs:
+        app_config = AppConfigStub(app_label)
+        app_config.apps = clone
+        app_config.import_models()
+        clone.app_configs[app_label] = app_config
+    clone.real_models = apps.real_models  # never changed, as in StateApps.clone
+    return clone
+
+
 def derive_rendering(
     source: ProjectState,
     have: Selection,
@@ -101,7 +149,7 @@ def derive_rendering(
             ):
                 del kept[key]
                 dropped = True
-    apps = source.apps.clone()
+    apps = clone_registry(source.apps)
     with apps.bulk_update():
         for app_label, app_models in list(apps.all_models.items()):
             if app_label in need.real_apps:
