@@ -89,6 +89,23 @@ def timing_dict(label: str, peak_rss_kib: int) -> dict[str, float | int]:
     }
 
 
+def comparable_plan(connection: Any) -> tuple[Any, list[Any], set[Any], set[Any]]:
+    """The loader, and the plan ``migrate`` would run on an empty database without what
+    Django cannot collect there (see the docstring): ``(loader, plan, broken, excluded)``."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    from migration_ops.core.sql import collect_plan_sql
+
+    executor = MigrationExecutor(connection)
+    loader = executor.loader
+    plan = executor.migration_plan(loader.graph.leaf_nodes(), clean_start=True)
+    checked = collect_plan_sql(connection, loader, plan, check_live_reads=False)
+    broken = {(r.app_label, r.name) for r in checked if r.unavailable}
+    excluded = {key for b in broken for key in loader.graph.backwards_plan(b)}
+    kept = [(m, b) for m, b in plan if (m.app_label, m.name) not in excluded]
+    return loader, kept, broken, excluded
+
+
 def main() -> int:
     args = parse_args()
     sys.path[:0] = [args.path, str(REPO)]
@@ -97,20 +114,11 @@ def main() -> int:
 
     django.setup()
     from django.db import connections
-    from django.db.migrations.executor import MigrationExecutor
 
     from migration_ops.core.sql import collect_plan_sql
 
     connection = connections[args.database]
-    executor = MigrationExecutor(connection)
-    loader = executor.loader
-    plan = executor.migration_plan(loader.graph.leaf_nodes(), clean_start=True)
-
-    # Leave out what Django cannot collect on an empty database (see the docstring).
-    checked = collect_plan_sql(connection, loader, plan, check_live_reads=False)
-    broken = {(r.app_label, r.name) for r in checked if r.unavailable}
-    excluded = {key for b in broken for key in loader.graph.backwards_plan(b)}
-    plan = [(m, b) for m, b in plan if (m.app_label, m.name) not in excluded]
+    loader, plan, broken, excluded = comparable_plan(connection)
     operations = sum(len(m.operations) for m, _ in plan)
     print(f"Plan from an empty database: {len(plan)} migrations, {operations} operations.")
     if excluded:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -180,3 +182,32 @@ def test_one_benchmark_row_runs_both_sides(tmp_path, monkeypatch):
     assert row.baseline is not None and row.baseline.runs == 1
     assert row.target == Target(ratio=1.2)  # issue #11
     assert row.verdict() in ("met", "NOT met")
+
+
+@pytest.mark.skipif(
+    not shutil.which("valgrind"), reason="valgrind is not installed (Debian: valgrind)"
+)
+def test_instruction_count_covers_the_collection_only(tmp_path):
+    project = generate(TINY, tmp_path / "project")
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE",)}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "sql_instructions.py"
+    command = [sys.executable, str(script), "--path", str(project.path)]
+    done = subprocess.run(
+        [*command, "--settings", "benchsite.settings"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    described, counted = done.stdout.splitlines()
+    planned = re.fullmatch(r"(\d+) migrations, (\d+) operations", described)
+    assert planned is not None, described
+    assert int(planned.group(1)) >= TINY.migrations  # the project's, and contrib apps'
+    found = re.fullmatch(r"collect_plan_sql \(as --sql runs it\): +([\d,]+) instructions", counted)
+    assert found is not None, counted
+    # Django's setup and the migration loader cost far more than collecting 20 migrations'
+    # SQL: a count of the whole process would be over a billion.
+    assert 10_000_000 < int(found.group(1).replace(",", "")) < 1_000_000_000
