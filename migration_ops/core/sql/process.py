@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from django.apps import apps as global_apps
@@ -78,32 +78,43 @@ def older_objects_frozen() -> Iterator[None]:
 
 
 @contextmanager
-def verbose_names_cached() -> Iterator[None]:
+def _replaced(owner: Any, name: str, make: Callable[[Any], Any]) -> Iterator[None]:
+    """``owner.name`` replaced by ``make(original)`` while the block runs; left as it is
+    where a nested or concurrent collection replaced it already."""
+    original = getattr(owner, name)
+    if getattr(original, "_migration_ops_replacement", False):
+        yield
+        return
+    replacement = make(original)
+    replacement._migration_ops_replacement = True
+    setattr(owner, name, replacement)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
+def verbose_names_cached() -> AbstractContextManager[None]:
     """Derive each model class name's default verbose name once while collecting.
 
     ``Options.contribute_to_class`` turns every model class's name into its verbose name
     with a regular expression; collection renders the same few hundred names again and
     again (a fiftieth of a collection on SQLite). The function is pure.
     """
-    original = model_options.camel_case_to_spaces
-    if getattr(original, "cached", False):  # a nested or concurrent call
-        yield
-        return
-    memo: dict[str, str] = {}
 
-    def camel_case_to_spaces(value: str) -> str:
-        try:
-            return memo[value]
-        except KeyError:
-            found = memo[value] = original(value)
-            return found
+    def make(original: Callable[[str], str]) -> Callable[[str], str]:
+        memo: dict[str, str] = {}
 
-    camel_case_to_spaces.cached = True  # type: ignore[attr-defined]
-    model_options.camel_case_to_spaces = camel_case_to_spaces
-    try:
-        yield
-    finally:
-        model_options.camel_case_to_spaces = original
+        def camel_case_to_spaces(value: str) -> str:
+            try:
+                return memo[value]
+            except KeyError:
+                found = memo[value] = original(value)
+                return found
+
+        return camel_case_to_spaces
+
+    return _replaced(model_options, "camel_case_to_spaces", make)
 
 
 @contextmanager
@@ -144,8 +155,7 @@ def constraint_checking_off_once(connection: BaseDatabaseWrapper) -> Iterator[No
         connection.enable_constraint_checking()
 
 
-@contextmanager
-def state_model_exceptions_shared() -> Iterator[None]:
+def state_model_exceptions_shared() -> AbstractContextManager[None]:
     """Give every rendering of a model in a state registry the same ``DoesNotExist`` and
     ``MultipleObjectsReturned`` classes while collecting.
 
@@ -154,29 +164,24 @@ def state_model_exceptions_shared() -> Iterator[None]:
     nothing raises or catches those exceptions (no ``RunPython`` runs). Models of the
     global registry, created meanwhile by another thread, keep their own.
     """
-    original = model_base.subclass_exception
-    if getattr(original, "shared", False):  # a nested or concurrent call
-        yield
-        return
-    shared: dict[tuple[object, ...], type] = {}
 
-    def subclass_exception(
-        name: str, bases: tuple[type, ...], module: str, attached_to: type
-    ) -> type:
-        if attached_to._meta.apps is global_apps:
-            return original(name, bases, module, attached_to)
-        key = (name, bases, module, attached_to.__qualname__)
-        found = shared.get(key)
-        if found is None:
-            found = shared[key] = original(name, bases, module, attached_to)
-        return found
+    def make(original: Callable[..., type]) -> Callable[..., type]:
+        shared: dict[tuple[object, ...], type] = {}
 
-    subclass_exception.shared = True  # type: ignore[attr-defined]
-    model_base.subclass_exception = subclass_exception
-    try:
-        yield
-    finally:
-        model_base.subclass_exception = original
+        def subclass_exception(
+            name: str, bases: tuple[type, ...], module: str, attached_to: type
+        ) -> type:
+            if attached_to._meta.apps is global_apps:
+                return original(name, bases, module, attached_to)
+            key = (name, bases, module, attached_to.__qualname__)
+            found = shared.get(key)
+            if found is None:
+                found = shared[key] = original(name, bases, module, attached_to)
+            return found
+
+        return subclass_exception
+
+    return _replaced(model_base, "subclass_exception", make)
 
 
 @contextmanager
