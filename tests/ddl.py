@@ -233,3 +233,34 @@ def created_model(connection: BaseDatabaseWrapper, model: type[models.Model]) ->
     finally:
         with connection.schema_editor() as editor:
             editor.delete_model(model)
+
+
+@contextmanager
+def foreign_key_on_delete(
+    connection: BaseDatabaseWrapper, model: type[models.Model], name: str, action: str
+) -> Iterator[None]:
+    """``model``'s foreign key ``name`` made again in the database with ``ON DELETE action``
+    (the model unchanged: drift), and made again as Django makes it on exit. SQLite keeps
+    its foreign keys in the table's definition: the table is rebuilt."""
+    field = model._meta.get_field(name)
+
+    def make(clause: str) -> None:
+        with connection.schema_editor() as editor:
+            for template in ("sql_create_fk", "sql_create_inline_fk"):
+                sql = getattr(editor, template)
+                if sql:  # SQLite's are inline, the others' statements of their own
+                    setattr(
+                        editor, template, sql.replace("%(to_column)s)", f"%(to_column)s){clause}")
+                    )
+            if connection.vendor == "sqlite":
+                editor._remake_table(model)
+                return
+            [fk_name] = editor._constraint_names(model, [field.column], foreign_key=True)
+            editor.execute(editor._delete_fk_sql(model, fk_name))
+            editor.execute(editor._create_fk_sql(model, field, "_fk_%(to_table)s_%(to_column)s"))
+
+    make(f" ON DELETE {action}")
+    try:
+        yield
+    finally:
+        make("")

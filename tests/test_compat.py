@@ -317,6 +317,12 @@ def test_no_false_difference_with_the_newer_field_features():
         assert {(fk.columns, fk.to_table) for fk in pair.foreign_keys} == {
             (("modern_id",), "mo_modern")
         }
+        # The database's own action, read from it and expected from the field (both ways of
+        # reading the state): CASCADE only where Django 6.1 leaves the deleting to it.
+        action = "CASCADE" if compat.DB_ON_DELETE else "NO ACTION"
+        for schema in (live, expected, expected_schema(state, connection, render=True)):
+            assert {fk.on_delete for fk in schema.tables["mo_pair"].foreign_keys} == {action}
+            assert {fk.on_delete for fk in schema.tables["mo_modern"].foreign_keys} == {action}
         if compat.DB_ON_DELETE:
             # The constraint really carries the action (Django 6.1 writes it into the DDL).
             relations = connection.introspection.get_relations(connection.cursor(), "mo_pair")

@@ -278,7 +278,11 @@ EXPECTED = Schema(
             uniques=frozenset({("name",), ("name", "note")}),
             indexes=frozenset({("note",), ("id", "name")}),
             foreign_keys=frozenset(
-                {ForeignKey(("id",), "a_gone", ("id",)), ForeignKey(("note",), "c", ("x",))}
+                {
+                    ForeignKey(("id",), "a_gone", ("id",)),
+                    ForeignKey(("note",), "c", ("x",)),
+                    ForeignKey(("name",), "p", ("id",), on_delete="CASCADE"),
+                }
             ),
             checks=frozenset({"b_sane", "b_kept"}),
         ),
@@ -294,7 +298,11 @@ ACTUAL = Schema(
             uniques=frozenset({("name",), ("note",)}),
             indexes=frozenset({("new",), ("id", "name")}),
             foreign_keys=frozenset(
-                {ForeignKey(("id",), "a_gone", ("id",), "fk1"), ForeignKey(("new",), "c", ("x",))}
+                {
+                    ForeignKey(("id",), "a_gone", ("id",), "fk1"),
+                    ForeignKey(("new",), "c", ("x",)),
+                    ForeignKey(("name",), "p", ("id",), "fk2"),
+                }
             ),
             checks=frozenset({"b_kept", "b_auto_named"}),
             rows=10,
@@ -321,6 +329,7 @@ def test_diff_reports_every_kind_in_order():
         ("extra-index", "b_table", "new", None, "new"),
         ("missing-foreign-key", "b_table", "note", "c (x)", None),
         ("extra-foreign-key", "b_table", "new", None, "c (x)"),
+        ("foreign-key-on-delete", "b_table", "name", "CASCADE", "NO ACTION"),
         ("missing-check", "b_table", "b_sane", "b_sane", None),
         ("extra-table", "z_stray", "z_stray", None, "z_stray"),
     ]
@@ -337,12 +346,13 @@ def test_diff_reports_every_kind_in_order():
         "Index on b_table (new) exists but is not expected.",
         "Foreign key on b_table (note) to c (x) is missing.",
         "Foreign key on b_table (new) to c (x) exists but is not expected.",
+        "Foreign key on b_table (name) has ON DELETE NO ACTION in the database, expected CASCADE.",
         "Check constraint b_sane on b_table is missing.",
         "Table z_stray exists but no model expects it.",
     ]
     assert set(KINDS) == {d.kind for d in result}
     assert result.tables == ("a_gone", "b_table", "z_stray")
-    assert len(result.for_table("b_table")) == 12
+    assert len(result.for_table("b_table")) == 13
     assert bool(result)
     assert diff(ACTUAL, EXPECTED) == result  # deterministic
 

@@ -7,7 +7,13 @@ import json
 import pytest
 from django.db import connection, models
 
-from tests.ddl import added_column, added_index, dropped_model, removed_field
+from tests.ddl import (
+    added_column,
+    added_index,
+    dropped_model,
+    foreign_key_on_delete,
+    removed_field,
+)
 from tests.utils import run_command
 
 IGNORE = "ignore it (MIGRATION_OPS['IGNORED_TABLES'] or a `plan_upgrade --baseline` file)"
@@ -91,6 +97,22 @@ class TestDriftOwner:
         assert finding["message"] == "Table shop_reports_report is missing." + missing_advice(
             "shop_reports"
         )
+
+    def test_a_foreign_key_deleting_in_the_database_is_drift(self):
+        from library.models import Book
+
+        with foreign_key_on_delete(connection, Book, "author", "CASCADE"):
+            [finding] = drift_findings()
+        assert (finding["app_label"], finding["subject"], finding["detail"]["difference"]) == (
+            "library",
+            "library_book",
+            "foreign-key-on-delete",
+        )
+        assert finding["message"] == (
+            "Foreign key on library_book (author_id) has ON DELETE CASCADE in the database, "
+            "expected NO ACTION." + missing_advice("library")
+        )
+        assert drift_findings() == []  # made again as Django makes it
 
     def test_text_output_carries_the_advice(self):
         from library.models import Author

@@ -63,7 +63,7 @@ SPECIMEN_NULLABLE = {
 QUERIES = {
     # Catalogue queries, then the row counts: up to 400 tables per UNION ALL.
     "sqlite": lambda tables: 8 + math.ceil(tables / 400),
-    "mysql": lambda tables: 6,
+    "mysql": lambda tables: 7,
     "postgresql": lambda tables: 5,
 }
 
@@ -136,6 +136,43 @@ def test_foreign_keys_in_both_directions():
         ("old_customer_records_tags", ("customer_id",)),
         ("shop_order", ("customer_id",)),
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_foreign_keys_carry_the_database_s_on_delete_action():
+    q = connection.ops.quote_name
+    parent, child = "mo_fk_parent", "mo_fk_child"
+    references = f"REFERENCES {q(parent)} ({q('id')})"
+    columns = {
+        "plain_id": "",  # as Django makes them: MySQL/MariaDB report RESTRICT
+        "restrict_id": " ON DELETE RESTRICT",
+        "cascade_id": " ON DELETE CASCADE",
+        "set_null_id": " ON DELETE SET NULL",
+        "set_default_id": " ON DELETE SET DEFAULT",
+    }
+    if connection.vendor == "mysql":
+        del columns["set_default_id"]  # InnoDB refuses it
+    keys = ", ".join(
+        [f"{q(c)} integer NULL" for c in columns]
+        + [f"FOREIGN KEY ({q(c)}) {references}{action}" for c, action in columns.items()]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {q(parent)} ({q('id')} integer NOT NULL PRIMARY KEY)")
+        cursor.execute(f"CREATE TABLE {q(child)} ({q('id')} integer NOT NULL PRIMARY KEY, {keys})")
+    try:
+        table = snapshot(connection).tables[child]
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {q(child)}")
+            cursor.execute(f"DROP TABLE {q(parent)}")
+    restrict = "NO ACTION" if connection.vendor == "mysql" else "RESTRICT"  # InnoDB: the same
+    assert {fk.columns[0]: fk.on_delete for fk in table.foreign_keys} == {
+        "plain_id": "NO ACTION",
+        "restrict_id": restrict,
+        "cascade_id": "CASCADE",
+        "set_null_id": "SET NULL",
+        **({} if connection.vendor == "mysql" else {"set_default_id": "SET DEFAULT"}),
+    }
 
 
 @pytest.mark.django_db(databases=["default", "other"])

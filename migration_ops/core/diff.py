@@ -28,6 +28,7 @@ KINDS: tuple[str, ...] = (
     "extra-index",
     "missing-foreign-key",
     "extra-foreign-key",
+    "foreign-key-on-delete",
     "missing-check",
 )
 _KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}
@@ -85,6 +86,10 @@ class SchemaDifference:
             "missing-foreign-key": f"Foreign key on {t} ({s}) to {self.expected} is missing.",
             "extra-foreign-key": (
                 f"Foreign key on {t} ({s}) to {self.actual} exists but is not expected."
+            ),
+            "foreign-key-on-delete": (
+                f"Foreign key on {t} ({s}) has ON DELETE {self.actual} in the database, "
+                f"expected {self.expected}."
             ),
             "missing-check": f"Check constraint {s} on {t} is missing.",
         }[self.kind]
@@ -170,12 +175,32 @@ def _table_differences(actual: Table, expected: Table) -> Iterator[SchemaDiffere
         )
     yield from _sets("unique", t, actual.uniques, expected.uniques)
     yield from _sets("index", t, actual.indexes, expected.indexes)
-    for fk in expected.foreign_keys - actual.foreign_keys:
-        yield SchemaDifference("missing-foreign-key", t, _columns(fk.columns), _fk_target(fk), None)
-    for fk in actual.foreign_keys - expected.foreign_keys:
-        yield SchemaDifference("extra-foreign-key", t, _columns(fk.columns), None, _fk_target(fk))
+    yield from _foreign_keys(t, actual.foreign_keys, expected.foreign_keys)
     for check in expected.checks - actual.checks:
         yield SchemaDifference("missing-check", t, check, check, None)
+
+
+def _foreign_keys(
+    table: str, actual: frozenset[ForeignKey], expected: frozenset[ForeignKey]
+) -> Iterator[SchemaDifference]:
+    """Foreign keys missing, extra, or there with another ON DELETE action."""
+    extra: dict[tuple[Any, ...], list[ForeignKey]] = {}
+    for fk in sorted(actual - expected, key=lambda fk: fk.on_delete):
+        extra.setdefault((fk.columns, fk.to_table, fk.to_columns), []).append(fk)
+    for fk in expected - actual:
+        twins = extra.get((fk.columns, fk.to_table, fk.to_columns))
+        subject = _columns(fk.columns)
+        if twins:
+            live = twins.pop(0)
+            yield SchemaDifference(
+                "foreign-key-on-delete", table, subject, fk.on_delete, live.on_delete
+            )
+        else:
+            yield SchemaDifference("missing-foreign-key", table, subject, _fk_target(fk), None)
+    for fk in (fk for twins in extra.values() for fk in twins):
+        yield SchemaDifference(
+            "extra-foreign-key", table, _columns(fk.columns), None, _fk_target(fk)
+        )
 
 
 def _sets(

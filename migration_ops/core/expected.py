@@ -24,6 +24,7 @@ from django.db.models import ForeignKey as ForeignKeyField
 from django.db.models.options import normalize_together
 from django.utils.module_loading import import_string
 
+from migration_ops import compat
 from migration_ops.core.schema import Column, ForeignKey, Schema, Table
 from migration_ops.core.states import ModelKey
 from migration_ops.core.tables import auto_m2m_table, can_migrate, db_table, is_auto_m2m
@@ -52,8 +53,16 @@ class FieldColumn:
     primary_key: bool = False
     unique: bool = False
     db_index: bool = False
-    # (table, column) of the foreign key constraint the column gets, if any.
+    # (table, column) of the foreign key constraint the column gets, if any, and what the
+    # database does on delete (ForeignKey.on_delete).
     references: tuple[str, str] | None = None
+    on_delete: str = "NO ACTION"
+
+
+def _on_delete(field: Field) -> str:
+    """What the database does when the row ``field`` references is deleted (Django 6.1's
+    ``DB_CASCADE`` and the like; every other ``on_delete`` runs in Python)."""
+    return compat.db_on_delete(field) or "NO ACTION"
 
 
 def expected_schema(
@@ -201,6 +210,7 @@ def model_table(
                 unique=field.unique,
                 db_index=field.db_index,
                 references=references,
+                on_delete=_on_delete(field),
             )
         )
     pk_fields = getattr(meta, "pk_fields", None) or ([meta.pk] if meta.pk else [])
@@ -308,6 +318,7 @@ class _StateReader:
             unique=field.unique,
             db_index=field.db_index,
             references=references,
+            on_delete=_on_delete(field),
         )
 
     def target(self, model_state: ModelState, field: Field) -> tuple[ModelState, str]:
@@ -425,7 +436,9 @@ def build_table(
             plain.add((column.column,))
         if column.references is not None and features.supports_foreign_keys:
             table, target = column.references
-            foreign_keys.add(ForeignKey((column.column,), table, (target,)))
+            foreign_keys.add(
+                ForeignKey((column.column,), table, (target,), on_delete=column.on_delete)
+            )
     for names in unique_together:
         uniques.add(tuple(by_field[n] for n in names))
     for names in index_together:

@@ -7,7 +7,8 @@ Normalisation rules (applied to both sides, per backend, by ``introspection``):
 - a non-unique index whose columns are a leading prefix of the primary key, a unique
   constraint or another index is redundant and dropped (backends create such indexes
   implicitly, e.g. MySQL for foreign keys, PostgreSQL ``*_like`` pattern indexes);
-- check constraints are compared by name, and only the ones a model declares by name.
+- check constraints are compared by name, and only the ones a model declares by name;
+- foreign keys are compared by columns, target and ``ON DELETE`` action, never by name.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ class ForeignKey:
     to_table: str
     to_columns: tuple[str, ...]
     name: str | None = field(default=None, compare=False)
+    # What the database does to the rows when the row they reference is deleted: "NO
+    # ACTION" (Django's own foreign keys: on_delete runs in Python), "CASCADE", "SET NULL",
+    # "SET DEFAULT" (Django 6.1's DB_CASCADE, ...) or "RESTRICT" (MySQL's RESTRICT is its
+    # NO ACTION, and reads as that).
+    on_delete: str = "NO ACTION"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""MySQL and MariaDB: five ``information_schema`` queries for the tables of the whole current
+"""MySQL and MariaDB: six ``information_schema`` queries for the tables of the whole current
 database, one for its views and sequences."""
 
 from __future__ import annotations
@@ -32,6 +32,15 @@ if TYPE_CHECKING:
 # The sequence a column default calls: nextval(`db`.`seq`) (or without the database).
 _NEXTVAL = re.compile(r"nextval\((?:`(?:[^`]|``)*`\.)?`((?:[^`]|``)*)`\)", re.IGNORECASE)
 _DISPLAY_WIDTH = re.compile(r"^(tinyint|smallint|mediumint|int|bigint)\(\d+\)")
+
+
+def _on_delete(rule: str) -> str:
+    """A foreign key's DELETE_RULE as ForeignKey.on_delete spells it: InnoDB's RESTRICT is
+    its NO ACTION (both refuse at once), and MariaDB reports RESTRICT for a foreign key
+    created without an ON DELETE clause, as Django creates them."""
+    return "NO ACTION" if rule == "RESTRICT" else rule
+
+
 # Types that Django won't index for db_index=True (MySQL can't index them without a prefix).
 _UNINDEXABLE = frozenset(
     {
@@ -102,6 +111,17 @@ class MySQLIntrospector(Introspector):
                 "TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION",
             )
         )
+        # A query of its own: joined to the one above, MariaDB takes five times as long.
+        delete_rules = {
+            (table, _text(name)): _on_delete(_text(rule))
+            for table, name, rule in run(
+                "SELECT TABLE_NAME, CONSTRAINT_NAME, DELETE_RULE"
+                " FROM information_schema.REFERENTIAL_CONSTRAINTS"
+                " WHERE CONSTRAINT_SCHEMA = DATABASE()",
+                "TABLE_NAME",
+                "TABLE_NAME, CONSTRAINT_NAME",
+            )
+        }
         checks = group_rows(
             run(
                 # TABLE_SCHEMA as well, though it is the same: MariaDB then opens this
@@ -145,7 +165,11 @@ class MySQLIntrospector(Introspector):
                     indexes=frozenset(indexes),
                     foreign_keys=frozenset(
                         ForeignKey(
-                            tuple(c for c, _ in cols), to_table, tuple(t for _, t in cols), fk
+                            tuple(c for c, _ in cols),
+                            to_table,
+                            tuple(t for _, t in cols),
+                            fk,
+                            delete_rules.get((name, fk), "NO ACTION"),
                         )
                         for (fk, to_table), cols in fks.items()
                     ),

@@ -82,12 +82,23 @@ _INDEXES_SQL = f"""
 _CONSTRAINTS_SQL = f"""
     SELECT c.relname, con.conname, con.contype, fc.relname,
            {_column_names("con.conkey", "con.conrelid")},
-           {_column_names("con.confkey", "con.confrelid")}
+           {_column_names("con.confkey", "con.confrelid")},
+           con.confdeltype
     FROM {_FROM_TABLES}
     JOIN pg_constraint con ON con.conrelid = c.oid AND con.contype IN ('f', 'c')
     LEFT JOIN pg_class fc ON fc.oid = con.confrelid
     ORDER BY c.relname, con.conname
 """
+
+
+# pg_constraint.confdeltype, as ForeignKey.on_delete spells it.
+_ON_DELETE = {
+    "a": "NO ACTION",
+    "r": "RESTRICT",
+    "c": "CASCADE",
+    "n": "SET NULL",
+    "d": "SET DEFAULT",
+}
 
 
 # Views, materialized views and the sequences no column owns (serial and identity ones
@@ -173,9 +184,12 @@ class PostgreSQLIntrospector(Introspector):
                 else:
                     (uniques if is_unique else plain).add(tuple(cols))
             foreign_keys, checks = set(), set()
-            for con_name, con_type, to_table, cols, to_cols in constraints.get(name, []):
+            for con_name, con_type, to_table, cols, to_cols, deletes in constraints.get(name, []):
                 if con_type == "f":
-                    foreign_keys.add(ForeignKey(tuple(cols), to_table, tuple(to_cols), con_name))
+                    on_delete = _ON_DELETE[deletes]
+                    foreign_keys.add(
+                        ForeignKey(tuple(cols), to_table, tuple(to_cols), con_name, on_delete)
+                    )
                 else:
                     checks.add(con_name)
             result.append(

@@ -67,7 +67,7 @@ class SQLiteIntrospector(Introspector):
         )
         indexes = group_rows(cursor.fetchall())
         cursor.execute(
-            'SELECT m.name, fk.id, fk."table", fk."from", fk."to"'
+            'SELECT m.name, fk.id, fk."table", fk."from", fk."to", fk.on_delete'
             " FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) fk"
             " WHERE m.type = 'table'"
             " ORDER BY m.name, fk.id, fk.seq"
@@ -133,8 +133,9 @@ class SQLiteIntrospector(Introspector):
         rows: list[tuple[object, ...]], primary_keys: dict[str, tuple[str, ...]]
     ) -> frozenset[ForeignKey]:
         result = set()
-        for (_id, to_table), cols in group_rows(
-            ((fk_id, to_table), from_col, to_col) for fk_id, to_table, from_col, to_col in rows
+        for (_id, to_table, on_delete), cols in group_rows(
+            ((fk_id, to_table, on_delete), from_col, to_col)
+            for fk_id, to_table, from_col, to_col, on_delete in rows
         ).items():
             from_cols = tuple(str(f) for f, _ in cols)
             # "REFERENCES t" without columns means t's primary key.
@@ -143,7 +144,7 @@ class SQLiteIntrospector(Introspector):
                 if all(t is not None for _, t in cols)
                 else primary_keys.get(str(to_table), ())
             )
-            result.add(ForeignKey(from_cols, str(to_table), to_cols))
+            result.add(ForeignKey(from_cols, str(to_table), to_cols, on_delete=str(on_delete)))
         return frozenset(result)
 
     def read_constraints(self, tables: Collection[str]) -> dict[str, Constraints]:

@@ -25,7 +25,14 @@ GENERATOR = "django-migration-ops plan_upgrade --write-baseline"
 
 # Drift kinds whose subject alone does not say what differs: the two sides do.
 _SIDED_DRIFT = frozenset(
-    {"column-type", "column-null", "primary-key", "missing-foreign-key", "extra-foreign-key"}
+    {
+        "column-type",
+        "column-null",
+        "primary-key",
+        "missing-foreign-key",
+        "extra-foreign-key",
+        "foreign-key-on-delete",
+    }
 )
 
 
