@@ -10,8 +10,8 @@ against a snapshot taken right after ``migrate`` is empty.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from functools import cache
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.apps import apps as global_apps
 from django.conf import settings
@@ -42,8 +42,9 @@ class NeedsRendering(Exception):
     """A model state whose table cannot be read without rendering it."""
 
 
-@dataclass(frozen=True)
-class FieldColumn:
+# Private records are named tuples: a frozen dataclass costs several times as much to
+# create at import (each of its methods is compiled), and these are only built and read.
+class FieldColumn(NamedTuple):
     """What the schema editor makes of one concrete field."""
 
     field: str
@@ -289,13 +290,10 @@ class _StateReader:
     def column(self, model_state: ModelState, name: str, field: Field) -> FieldColumn | None:
         if field.many_to_many:
             return None  # a table of its own, or none
-        kind = type(field)
         if (
             getattr(field, "generated", False)
             or (field.is_relation and not isinstance(field, ForeignKeyField))
-            or kind.get_attname not in _PLAIN_ATTNAMES
-            or kind.get_attname_column not in _PLAIN_ATTNAME_COLUMNS
-            or not kind.db_parameters.__module__.startswith("django.db.models.fields")
+            or not _plain_field_class(type(field))
         ):
             raise NeedsRendering(f"{model_state.app_label}.{model_state.name}.{name}")
         column = _column_name(name, field)
@@ -391,6 +389,17 @@ class _StateReader:
 # Fields whose column is their name (or name_id for a foreign key) unless db_column says.
 _PLAIN_ATTNAMES = (Field.get_attname, ForeignKeyField.get_attname)
 _PLAIN_ATTNAME_COLUMNS = (Field.get_attname_column, ForeignKeyField.get_attname_column)
+
+
+@cache
+def _plain_field_class(kind: type[Field]) -> bool:
+    """Whether fields of ``kind`` name their column and parameters as Django's own do
+    (asked once per class: a thousand fields have a dozen classes)."""
+    return (
+        kind.get_attname in _PLAIN_ATTNAMES
+        and kind.get_attname_column in _PLAIN_ATTNAME_COLUMNS
+        and kind.db_parameters.__module__.startswith("django.db.models.fields")
+    )
 
 
 def _column_name(name: str, field: Field) -> str:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import NamedTuple
 
 from django.apps import apps as global_apps
 from django.db import router
@@ -237,8 +238,7 @@ def load_history(connection: BaseDatabaseWrapper, loader: MigrationLoader | None
     if loader is None:
         loader = load_loader(connection)
     alias = connection.alias
-    # The rows themselves: the loader's ``applied_migrations`` is already adjusted for squashes.
-    rows = frozenset(MigrationRecorder(connection).applied_migrations())
+    rows = _recorded(connection, loader)
     installed = {config.label for config in global_apps.get_app_configs()}
 
     # A row for a migration that a squash on disk replaces is needed while the squash
@@ -268,6 +268,16 @@ def load_history(connection: BaseDatabaseWrapper, loader: MigrationLoader | None
         partial_squashes=_partial_squashes(loader, rows, alias),
         existing_initial_tables=_existing_initial_tables(loader, connection),
     )
+
+
+def _recorded(connection: BaseDatabaseWrapper, loader: MigrationLoader) -> frozenset[MigrationKey]:
+    """The rows of ``django_migrations``. The loader read them as it was built, and only
+    squashes make its ``applied_migrations`` differ from them (a squash added or left out):
+    without any, they are reused rather than read again."""
+    read_here = loader.connection is connection and loader.applied_migrations is not None
+    if read_here and not loader.replacements:
+        return frozenset(loader.applied_migrations)
+    return frozenset(MigrationRecorder(connection).applied_migrations())
 
 
 def _inconsistent(
@@ -306,8 +316,8 @@ def _partial_squashes(
 # --------------------------------------------------------------------------- initial tables
 
 
-@dataclass(frozen=True)
-class _CreatedTable:
+# A named tuple, not a frozen dataclass: cheaper to create at import (see expected.py).
+class _CreatedTable(NamedTuple):
     model: str  # lower-case model name, for the router
     table: str
 

@@ -29,7 +29,11 @@ def db_table(model_state: ModelState, max_length: int | None = None) -> str:
     if explicit:
         return str(explicit)
     name = f"{model_state.app_label}_{model_state.name_lower}"
-    return truncate_name(name, default_max_length() if max_length is None else max_length)
+    length = default_max_length() if max_length is None else max_length
+    # truncate_name's own test, first: the name has no namespace for it to split off.
+    if length is None or len(name) <= length:
+        return name
+    return truncate_name(name, length)
 
 
 def has_table(model_state: ModelState) -> bool:

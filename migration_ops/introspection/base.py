@@ -197,8 +197,11 @@ class Introspector:
         index. Idempotent: normalising a normalised table changes nothing.
         """
         pk = set(table.primary_key)
+        # Most columns are normalised already: they (and then the table) are kept as they are.
         columns = tuple(
-            Column(c.name, self.normalise_type(c.type), c.null and c.name not in pk)
+            c
+            if (type_ := self.normalise_type(c.type)) == c.type and not (c.null and c.name in pk)
+            else Column(c.name, type_, c.null and c.name not in pk)
             for c in table.columns
         )
         indexes = set(table.indexes) | self.implicit_indexes(table)
@@ -209,6 +212,8 @@ class Introspector:
             if not any(_is_prefix(index, other) for other in covering)
             and not any(len(other) > len(index) and _is_prefix(index, other) for other in indexes)
         )
+        if columns == table.columns and kept == table.indexes:
+            return table
         return replace(table, columns=columns, indexes=kept)
 
     # Removal: row counts, foreign-key checks, constraint and table drops, locks ----------

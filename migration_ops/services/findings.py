@@ -7,7 +7,6 @@ migrations, schema drift); used by the plan, the baseline and the annotations.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -43,6 +42,9 @@ def transition_findings(transitions: Sequence[PendingTransition], database: str)
     """One finding for every app that waits for a clean-slate reset's command."""
     if not transitions:
         return []
+    # Imported here: only a pending reset quotes a command, and every import counts.
+    import shlex
+
     apps = [t.app_label for t in transitions]
     command = transition_command(apps, database)
     described = "; ".join(
